@@ -1,0 +1,68 @@
+/* truflux/server.h: a server accepts connections on one or more listening addresses. */
+#ifndef TRUFLUX_SERVER_H
+#define TRUFLUX_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <truflux/version.h>
+#include <truflux/loop.h>
+#include <truflux/options.h>
+#include <truflux/protocol.h>
+#include <truflux/conn.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tf_server tf_server_t;
+
+/* Creates a server on `loop` speaking `protocol` (the server takes its own reference and
+ * freezes it). `options` may be NULL (defaults); it is copied. Returns NULL on failure, with
+ * tf_last_error() set (TRUFLUX_EINVAL, TRUFLUX_ENOMEM). Call on the loop's thread or
+ * before the loop runs. */
+TRUFLUX_API tf_server_t *truflux_server_new(tf_loop_t *loop, tf_protocol_t *protocol,
+                                            const tf_options_t *options);
+
+/* Closes every connection at once (forced) and frees the server. on_close is not called
+ * for them. Safe from inside the server's own callbacks (the free is deferred). NULL is a
+ * no-op. Loop thread, or any thread while the loop is not running. */
+TRUFLUX_API void truflux_server_free(tf_server_t *server);
+
+/* Sets the event callbacks (copied). Call before listening. Returns 0 or TRUFLUX_EINVAL. */
+TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_t *cbs);
+
+/* Listens on a URL: "tcp://HOST:PORT", HOST a name, IPv4 address or [IPv6] address; PORT 0
+ * picks a free port. May be called again for more addresses. Returns 0, TRUFLUX_EBADURL,
+ * TRUFLUX_ERESOLVE, TRUFLUX_EADDRINUSE, TRUFLUX_EIO, TRUFLUX_ECLOSED. */
+TRUFLUX_API int tf_server_listen(tf_server_t *server, const char *url);
+
+/* The port the server's first listening socket is bound to (0 if not listening). */
+TRUFLUX_API int tf_server_port(const tf_server_t *server);
+
+/* Adopts an already connected socket descriptor (blocking or not) as a new client connection
+ * (the hello exchange follows as for an accepted one). Takes ownership of fd on success; the
+ * caller keeps it on failure. Returns 0, TRUFLUX_EINVAL, TRUFLUX_ELIMIT, TRUFLUX_ECLOSED. */
+TRUFLUX_API int tf_server_adopt(tf_server_t *server, int fd);
+
+/* Sends one message to every open connection except those in `exclude` (may be NULL when
+ * nexclude is 0). Checked as tf_send; a connection above its high-water mark is skipped.
+ * Any thread. Returns the number of connections it was queued to (>= 0), or an error. When
+ * called off the loop thread the message is queued for the loop, and the return value is 0
+ * on success. */
+TRUFLUX_API int tf_server_broadcast(tf_server_t *server, uint32_t id, int type,
+                                    const void *data, size_t len,
+                                    tf_conn_t *const *exclude, size_t nexclude);
+
+/* Number of open connections (after their hello). Any thread. */
+TRUFLUX_API size_t tf_server_count(const tf_server_t *server);
+
+/* Stops listening and closes every connection: gracefully (flush, CLOSE with
+ * TRUFLUX_ESHUTDOWN, wait at most the close timeout) or forced. Each connection gets its
+ * on_close, then on_close(user, NULL, 0, 0) reports the server done. Any thread. Returns 0
+ * or TRUFLUX_ECLOSED (already closing). */
+TRUFLUX_API int tf_server_close(tf_server_t *server, int flags);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,84 @@
+// lib/wire: frame encoder and incremental decoder. Pure: no I/O, no allocation beyond the
+// decoder's own buffer; fuzzable alone (fuzz/fuzz_frame.cpp). docs/PROTOCOL.md is normative.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tfw {
+
+// Frame kinds (octet 0 of the 9-octet header).
+enum kind : uint8_t {
+    KIND_HELLO = 0x01,    // client -> server, first frame
+    KIND_WELCOME = 0x02,  // server -> client, answer to HELLO
+    KIND_PING = 0x03,
+    KIND_PONG = 0x04,
+    KIND_CLOSE = 0x05,    // id = reason code magnitude, payload = UTF-8 reason text
+    KIND_ERROR = 0x06,    // id = message id concerned, payload = u32 code magnitude + text
+    KIND_MSG = 0x10,      // 0x10..0x13: application message, low 2 bits = payload type
+};
+
+constexpr size_t HEADER_SIZE = 9;
+constexpr uint32_t MAX_CONTROL_PAYLOAD = 125;   // PING, PONG, CLOSE
+constexpr uint32_t MAX_ERROR_PAYLOAD = 1024;    // ERROR
+constexpr uint32_t MAX_HELLO_PAYLOAD = 65536;   // HELLO, WELCOME
+
+struct frame {
+    uint8_t kind;            // raw kind octet
+    uint32_t id;             // 31-bit id
+    uint32_t len;            // payload length
+    const uint8_t *payload;  // points into the decoder's buffer (or the parsed input)
+};
+
+inline bool is_msg_kind(uint8_t k) { return (k & 0xFC) == KIND_MSG; }
+inline int msg_type(uint8_t k) { return k & 0x03; }
+
+// Writes a header. id must be < 2^31.
+void header_write(uint8_t out[HEADER_SIZE], uint8_t kind, uint32_t id, uint32_t len);
+
+// Checks a complete 9-octet header: known kind, reserved bit clear, length within the
+// kind's limit (max_msg for messages; the fixed limits above for the others; 0 for an
+// empty-typed message). Returns 0, TRUFLUX_EPROTO or TRUFLUX_EMSGSIZE.
+int header_check(const uint8_t hdr[HEADER_SIZE], uint32_t max_msg);
+
+// Parses one frame from a contiguous buffer. Returns the bytes consumed (> 0) with *out
+// filled, 0 when more bytes are needed, or a negative TRUFLUX_E* code (header_check's).
+// A header is rejected as soon as its 9 octets are present, before its payload arrives.
+long parse(const uint8_t *buf, size_t len, uint32_t max_msg, frame *out);
+
+// Incremental decoder over its own page-aligned buffer. Typical use by a socket reader:
+//   size_t room; uint8_t *p = d.prepare(65536, &room); n = recv(fd, p, room); d.commit(n);
+//   while ((r = d.next(&f)) > 0) handle(f);   // r < 0: sticky error
+// Frames from next() point into the buffer and stay valid until the next prepare()/feed().
+// The buffer grows only to what one frame needs (bounded by max_msg + HEADER_SIZE) and
+// shrinks back when it empties.
+class decoder {
+public:
+    explicit decoder(uint32_t max_msg = 16u << 20);
+    ~decoder();
+    decoder(const decoder &) = delete;
+    decoder &operator=(const decoder &) = delete;
+
+    void set_max(uint32_t max_msg) { max_ = max_msg; }
+    // Returns a pointer where at least min(want, ...) bytes may be written, and in *room how
+    // many; compacts consumed bytes and grows as the pending frame needs. NULL on ENOMEM.
+    uint8_t *prepare(size_t want, size_t *room);
+    void commit(size_t n);
+    // Copies bytes in (prepare + memcpy + commit). Returns 0 or TRUFLUX_ENOMEM.
+    int feed(const void *data, size_t len);
+    // 1: a frame in *out; 0: need more bytes; < 0: sticky error code.
+    int next(frame *out);
+    // Bytes buffered and not yet returned as frames.
+    size_t pending() const { return end_ - start_; }
+    // Bytes the frame being received still needs (0 if unknown/complete).
+    size_t missing() const;
+    int error() const { return err_; }
+    size_t capacity() const { return cap_; }
+
+private:
+    uint8_t *buf_ = nullptr;
+    size_t cap_ = 0, start_ = 0, end_ = 0;
+    uint32_t max_;
+    int err_ = 0;
+};
+
+}  // namespace tfw
