@@ -1,0 +1,67 @@
+// lib/api: the C API of truflux/server.h.
+#include <truflux/error.h>
+#include <truflux/server.h>
+
+#include "api/guard.h"
+#include "api/last_error.h"
+#include "core/server.h"
+
+extern "C" {
+
+TRUFLUX_API tf_server_t *truflux_server_new(tf_loop_t *loop, tf_protocol_t *protocol,
+                                            const tf_options_t *options) {
+    if (!loop || !protocol) {
+        tfapi::set_last_error(TRUFLUX_EINVAL, "server: loop and protocol are required");
+        return nullptr;
+    }
+    int err = TRUFLUX_ENOMEM;
+    tf_server *s = nullptr;
+    try {
+        s = tfcore_server_new(loop, protocol, options, &err);
+    } catch (...) {
+        s = nullptr;
+    }
+    if (!s) tfapi::set_last_error(err, "server: cannot create");
+    return s;
+}
+
+TRUFLUX_API void truflux_server_free(tf_server_t *server) {
+    if (server) tfapi::guard_void([&] { tfcore_server_free(server); });
+}
+
+TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_t *cbs) {
+    if (!server) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] { return tfcore_server_set_callbacks(server, cbs); });
+}
+
+TRUFLUX_API int tf_server_listen(tf_server_t *server, const char *url) {
+    if (!server || !url) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] { return tfcore_server_listen(server, url); });
+}
+
+TRUFLUX_API int tf_server_port(const tf_server_t *server) {
+    return server ? tfcore_server_port(server) : 0;
+}
+
+TRUFLUX_API int tf_server_adopt(tf_server_t *server, int fd) {
+    if (!server) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] { return tfcore_server_adopt(server, fd); });
+}
+
+TRUFLUX_API int tf_server_broadcast(tf_server_t *server, uint32_t id, int type, const void *data,
+                                    size_t len, tf_conn_t *const *exclude, size_t nexclude) {
+    if (!server) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>(
+        [&] { return tfcore_server_broadcast(server, id, type, data, len, exclude, nexclude); });
+}
+
+TRUFLUX_API size_t tf_server_count(const tf_server_t *server) {
+    return server ? server->open_count.load(std::memory_order_relaxed) : 0;
+}
+
+TRUFLUX_API int tf_server_close(tf_server_t *server, int flags) {
+    if (!server) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] { return tfcore_server_close(server, flags); });
+}
+
+}  // extern "C"

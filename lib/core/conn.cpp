@@ -1,0 +1,812 @@
+// lib/core: the connection state machine (see conn.h). Everything here runs on the loop
+// thread except conn_send / conn_close, which marshal through the loop's inbox when called
+// from another thread.
+#include "core/conn.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include <truflux/error.h>
+
+#include "proto/protocol.h"
+#include "wire/hello.h"
+
+namespace tfcore {
+
+static constexpr int READ_BUDGET = 1024;        // frames handled per read callback
+static constexpr size_t READ_CHUNK = 64 * 1024; // minimum read size
+static constexpr uint32_t LINGER_MS = 2000;     // at most this long draining after close
+
+void build_hello(endpoint *ep) {
+    tfw::hello h;
+    h.major = TRUFLUX_WIRE_VERSION_MAJOR;
+    h.minor = TRUFLUX_WIRE_VERSION_MINOR;
+    h.flags = ep->cfg.strict ? tfw::HELLO_FLAG_STRICT : 0;
+    h.caps = 0;
+    h.max_message = ep->cfg.max_message;
+    h.heartbeat_ms = ep->cfg.heartbeat_ms;
+    memcpy(h.fingerprint, ep->proto->fp, 32);
+    h.ids = ep->proto->ids();
+    ep->hello.clear();
+    tfw::hello_encode(h, &ep->hello);
+}
+
+}  // namespace tfcore
+
+using namespace tfcore;
+
+tf_conn::tf_conn(endpoint *ep)
+    : loop(ep->loop), owner(ep), proto(ep->proto), cfg(ep->cfg), in(ep->cfg.max_message) {
+    proto->retain();
+    out = evbuffer_new();
+    if (ep->is_client) pending = evbuffer_new();
+}
+
+tf_conn::~tf_conn() {
+    if (out) evbuffer_free(out);
+    if (pending) evbuffer_free(pending);
+    proto->release();
+}
+
+namespace tfcore {
+
+tf_conn *conn_new(endpoint *ep) {
+    tf_conn *c = new (std::nothrow) tf_conn(ep);
+    if (!c) return nullptr;
+    if (!c->out || (ep->is_client && !c->pending)) {
+        delete c;
+        return nullptr;
+    }
+    return c;
+}
+
+void conn_retain(tf_conn *c) { c->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void conn_release(tf_conn *c) {
+    if (c->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
+}
+
+bool peer_knows(const tf_conn *c, uint32_t id) {
+    return std::binary_search(c->peer_ids.begin(), c->peer_ids.end(), id);
+}
+
+// ---- socket helpers -------------------------------------------------------------------
+
+static void addr_text(const sockaddr_storage &ss, std::string *host, int *port) {
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (ss.ss_family == AF_INET) {
+        auto *a = reinterpret_cast<const sockaddr_in *>(&ss);
+        inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+        *port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        auto *a = reinterpret_cast<const sockaddr_in6 *>(&ss);
+        inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+        *port = ntohs(a->sin6_port);
+    } else {
+        snprintf(buf, sizeof buf, "local");
+        *port = 0;
+    }
+    *host = buf;
+}
+
+static void record_addresses(tf_conn *c) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    std::string lh, rh;
+    int lp = 0, rp = 0;
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(c->fd, reinterpret_cast<sockaddr *>(&ss), &len) == 0) addr_text(ss, &lh, &lp);
+    len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(c->fd, reinterpret_cast<sockaddr *>(&ss), &len) == 0) addr_text(ss, &rh, &rp);
+    std::lock_guard<std::mutex> g(c->addr_mu);
+    c->local_host = lh;
+    c->local_port = lp;
+    c->remote_host = rh;
+    c->remote_port = rp;
+}
+
+static void free_event_later(void *arg) { event_free(static_cast<event *>(arg)); }
+
+static void drop_event(tf_conn *c, event **ev) {
+    if (!*ev) return;
+    event_del(*ev);
+    // Freed after the current callback: it may be the one running now.
+    defer(c->loop, free_event_later, *ev);
+    *ev = nullptr;
+}
+
+// Closes the socket and frees its events. The connection object lives on while referenced.
+static void teardown(tf_conn *c) {
+    if (c->fd < 0 && !c->rev) return;
+    drop_event(c, &c->rev);
+    drop_event(c, &c->wev);
+    drop_event(c, &c->flush_ev);
+    drop_event(c, &c->more_ev);
+    drop_event(c, &c->timer);
+    drop_event(c, &c->tick);
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    c->flush_scheduled = false;
+    size_t left = evbuffer_get_length(c->out);
+    if (left) {
+        evbuffer_drain(c->out, left);
+        c->queued.fetch_sub(std::min<uint64_t>(left, c->queued.load()), std::memory_order_relaxed);
+    }
+    // The decoder is kept: a handler on the stack may still read the frame it was handed.
+    endpoint *ep = c->owner;
+    bool client = ep && ep->is_client;
+    if (!client) c->phase.store(PH_CLOSED, std::memory_order_release);
+    if (ep) ep->conn_gone(c);
+}
+
+static void arm_timer(tf_conn *c, uint32_t ms) {
+    if (!c->timer) return;
+    if (ms == 0) {
+        event_del(c->timer);
+        return;
+    }
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    event_add(c->timer, &tv);
+}
+
+// ---- writing --------------------------------------------------------------------------
+
+static void on_drained(tf_conn *c);
+static void finish_linger_write(tf_conn *c);
+
+static void flush_now(tf_conn *c) {
+    c->flush_scheduled = false;
+    if (c->fd < 0) return;
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph < PH_HELLO) return;
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n > 0) {
+            c->bytes_out.fetch_add((uint64_t)n, std::memory_order_relaxed);
+            c->queued.fetch_sub(std::min<uint64_t>((uint64_t)n, c->queued.load()),
+                                std::memory_order_relaxed);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            if (c->wev) event_add(c->wev, nullptr);
+            return;
+        }
+        // The peer is gone; what is queued cannot be delivered.
+        size_t left = evbuffer_get_length(c->out);
+        evbuffer_drain(c->out, left);
+        c->queued.store(0, std::memory_order_relaxed);
+        if (c->wev) event_del(c->wev);
+        if (ph == PH_LINGER) {
+            teardown(c);
+        } else {
+            conn_fail(c, TRUFLUX_ECONNRESET, "write failed");
+        }
+        return;
+    }
+    if (c->wev) event_del(c->wev);
+    on_drained(c);
+}
+
+static void schedule_flush(tf_conn *c) {
+    if (c->flush_scheduled || !c->flush_ev) return;
+    c->flush_scheduled = true;
+    event_active(c->flush_ev, EV_WRITE, 0);
+}
+
+static void on_drained(tf_conn *c) {
+    if (c->phase.load(std::memory_order_relaxed) == PH_LINGER) {
+        finish_linger_write(c);
+        return;
+    }
+    if (c->want_drain.load(std::memory_order_relaxed) &&
+        c->queued.load(std::memory_order_relaxed) <= c->cfg.lwm) {
+        c->want_drain.store(false, std::memory_order_relaxed);
+        endpoint *ep = c->owner;
+        if (ep && !ep->silent && ep->cbs.on_drain) ep->cbs.on_drain(ep->cbs.user, c);
+    }
+}
+
+static void put_frame(evbuffer *b, uint8_t kind, uint32_t id, const void *data, size_t len) {
+    uint8_t hdr[tfw::HEADER_SIZE];
+    tfw::header_write(hdr, kind, id, (uint32_t)len);
+    evbuffer_add(b, hdr, sizeof hdr);
+    if (len) evbuffer_add(b, data, len);
+}
+
+// Queues a control frame (counted in `queued` like any other).
+static void queue_control(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len) {
+    put_frame(c->out, kind, id, data, len);
+    c->queued.fetch_add(tfw::HEADER_SIZE + len, std::memory_order_relaxed);
+    schedule_flush(c);
+}
+
+static void queue_close(tf_conn *c, int code, const char *text) {
+    size_t tl = text ? strlen(text) : 0;
+    if (tl > tfw::MAX_CONTROL_PAYLOAD) tl = tfw::MAX_CONTROL_PAYLOAD;
+    queue_control(c, tfw::KIND_CLOSE, (uint32_t)(code < 0 ? -code : code), text, tl);
+}
+
+void conn_push_frame(tf_conn *c, const uint8_t *frame, size_t n) {
+    evbuffer_add(c->out, frame, n);
+    c->msgs_out.fetch_add(1, std::memory_order_relaxed);
+    schedule_flush(c);
+}
+
+// ---- ending ---------------------------------------------------------------------------
+
+static void enter_linger(tf_conn *c) {
+    c->phase.store(PH_LINGER, std::memory_order_release);
+    drop_event(c, &c->tick);
+    drop_event(c, &c->more_ev);
+    if (c->fd < 0) return;
+    arm_timer(c, std::min(c->cfg.close_ms ? c->cfg.close_ms : LINGER_MS, LINGER_MS));
+    if (evbuffer_get_length(c->out) == 0) {
+        finish_linger_write(c);
+    } else {
+        schedule_flush(c);
+    }
+}
+
+static void finish_linger_write(tf_conn *c) {
+    if (c->fd < 0) return;
+    endpoint *ep = c->owner;
+    if (!ep || ep->is_client) {
+        // A client reconnects on the same object, so it does not wait for the peer's EOF.
+        teardown(c);
+        return;
+    }
+    // Half-close and keep reading (discarding) until EOF, so that unread input does not turn
+    // our close into a reset that could destroy the CLOSE frame in flight.
+    shutdown(c->fd, SHUT_WR);
+}
+
+// Ends the connection: reports, then lingers. send_close: queue CLOSE(code) first.
+static void end_conn(tf_conn *c, int reason, bool remote, bool send_close, int close_code,
+                     bool error, const char *detail) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph >= PH_LINGER) return;
+    bool was_open = ph == PH_OPEN || ph == PH_CLOSING;
+    if (send_close && c->fd >= 0 && ph >= PH_HELLO) queue_close(c, close_code, detail);
+    enter_linger(c);
+    endpoint *ep = c->owner;
+    if (ep && !ep->silent) {
+        if (error && ep->cbs.on_error)
+            ep->cbs.on_error(ep->cbs.user, c, reason, detail ? detail : tf_strerror(reason));
+    }
+    if (c->owner) c->owner->conn_ended(c, reason, remote, was_open);
+}
+
+void conn_fail(tf_conn *c, int code, const char *detail) {
+    end_conn(c, code, false, true, code, true, detail);
+}
+
+void conn_connect_failed(tf_conn *c, int code, const char *detail) {
+    teardown(c);
+    c->phase.store(PH_IDLE, std::memory_order_release);
+    endpoint *ep = c->owner;
+    if (ep && !ep->silent && ep->cbs.on_error) ep->cbs.on_error(ep->cbs.user, c, code, detail);
+    if (c->owner) c->owner->conn_ended(c, code, false, false);
+}
+
+void conn_abort_silent(tf_conn *c) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph == PH_CLOSED) return;
+    c->phase.store(PH_LINGER, std::memory_order_release);
+    teardown(c);
+    c->phase.store(PH_CLOSED, std::memory_order_release);
+}
+
+// ---- the hello ------------------------------------------------------------------------
+
+static int check_hello(tf_conn *c, const tfw::frame &f, uint8_t expect_kind, const char **why) {
+    if (f.kind != expect_kind) {
+        *why = expect_kind == tfw::KIND_HELLO ? "first frame is not a HELLO"
+                                              : "answer is not a WELCOME";
+        return TRUFLUX_EPROTO;
+    }
+    tfw::hello h;
+    if (tfw::hello_decode(f.payload, f.len, &h) != 0) {
+        *why = "malformed hello";
+        return TRUFLUX_EPROTO;
+    }
+    if (h.major != TRUFLUX_WIRE_VERSION_MAJOR) {
+        *why = "unsupported wire protocol version";
+        return TRUFLUX_EVERSION;
+    }
+    bool strict = c->cfg.strict || (h.flags & tfw::HELLO_FLAG_STRICT);
+    if (strict && memcmp(h.fingerprint, c->proto->fp, 32) != 0) {
+        *why = "protocol fingerprints differ";
+        return TRUFLUX_EFINGERPRINT;
+    }
+    c->peer_ids = std::move(h.ids);
+    c->peer_max = h.max_message ? h.max_message : 0x7FFFFFFF;
+    return 0;
+}
+
+static void start_tick(tf_conn *c);
+
+static void become_open(tf_conn *c) {
+    arm_timer(c, 0);
+    c->phase.store(PH_OPEN, std::memory_order_release);
+    start_tick(c);
+    endpoint *ep = c->owner;
+    if (ep) ep->conn_opened(c);
+    if (ep && !ep->silent && ep->cbs.on_open) ep->cbs.on_open(ep->cbs.user, c);
+}
+
+// Moves what a client queued before the hello to the socket, dropping (and reporting)
+// messages the peer does not define.
+static void release_pending(tf_conn *c) {
+    evbuffer *p = c->pending;
+    while (evbuffer_get_length(p) >= tfw::HEADER_SIZE) {
+        uint8_t hdr[tfw::HEADER_SIZE];
+        evbuffer_copyout(p, hdr, sizeof hdr);
+        uint32_t id = ((uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 |
+                       hdr[4]) & 0x7FFFFFFFu;
+        uint32_t len = (uint32_t)hdr[5] << 24 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 8 |
+                       hdr[8];
+        size_t n = tfw::HEADER_SIZE + len;
+        if (peer_knows(c, id) && len <= c->peer_max) {
+            evbuffer_remove_buffer(p, c->out, n);
+        } else {
+            evbuffer_drain(p, n);
+            c->queued.fetch_sub(std::min<uint64_t>(n, c->queued.load()), std::memory_order_relaxed);
+            endpoint *ep = c->owner;
+            if (ep && !ep->silent && ep->cbs.on_error)
+                ep->cbs.on_error(ep->cbs.user, c, TRUFLUX_EPEERUNKNOWN,
+                                 "message queued before open dropped: the peer does not accept it");
+        }
+    }
+    schedule_flush(c);
+}
+
+// ---- reading --------------------------------------------------------------------------
+
+static void handle_close_frame(tf_conn *c, const tfw::frame &f) {
+    int code = -(int)f.id;
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph == PH_CLOSING) {
+        // The answer to our CLOSE: the handshake is complete.
+        end_conn(c, c->close_code, false, false, 0, false, nullptr);
+        return;
+    }
+    std::string text(reinterpret_cast<const char *>(f.payload), f.len);
+    bool error = code != 0;
+    std::string detail = error ? std::string("closed by peer: ") + tf_strerror(code) : "";
+    if (error && !text.empty()) detail += " (" + text + ")";
+    end_conn(c, code, true, true, 0, error, error ? detail.c_str() : nullptr);
+}
+
+static bool dispatch_message(tf_conn *c, const tfw::frame &f) {
+    const tfp::message *m = c->proto->find(f.id);
+    if (!m) {
+        conn_fail(c, TRUFLUX_EUNKNOWN, "message id not defined by the receiver");
+        return false;
+    }
+    int type = tfw::msg_type(f.kind);
+    int rc = tf_protocol::check(*m, type, f.payload, f.len, c->cfg.max_message);
+    if (rc != 0) {
+        conn_fail(c, rc, "payload breaks the message's schema");
+        return false;
+    }
+    if (m->states && !(m->states & (1u << c->state))) {
+        conn_fail(c, TRUFLUX_ESTATE, "message not valid in the connection's state");
+        return false;
+    }
+    c->msgs_in.fetch_add(1, std::memory_order_relaxed);
+    tf_message_t msg = {f.id, m->name.c_str(), type, f.payload, f.len};
+    endpoint *ep = c->owner;
+    if (!ep || ep->silent) return false;
+    if (m->cb) {
+        m->cb(m->user, c, &msg);
+    } else if (ep->cbs.on_message) {
+        ep->cbs.on_message(ep->cbs.user, c, &msg);
+    }
+    return true;
+}
+
+// Handles one frame. Returns false when the connection stopped reading.
+static bool handle_frame(tf_conn *c, const tfw::frame &f) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    const char *why = nullptr;
+    if (ph == PH_HELLO) {
+        endpoint *ep = c->owner;
+        if (!ep) return false;
+        if (f.kind == tfw::KIND_CLOSE) {
+            handle_close_frame(c, f);
+            return false;
+        }
+        uint8_t expect = ep->is_client ? tfw::KIND_WELCOME : tfw::KIND_HELLO;
+        int rc = check_hello(c, f, expect, &why);
+        if (rc != 0) {
+            conn_fail(c, rc, why);
+            return false;
+        }
+        if (!ep->is_client) {
+            queue_control(c, tfw::KIND_WELCOME, 0, ep->hello.data(), ep->hello.size());
+            become_open(c);
+        } else {
+            become_open(c);
+            if (c->phase.load(std::memory_order_relaxed) == PH_OPEN) release_pending(c);
+        }
+        return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
+    }
+    if (ph != PH_OPEN && ph != PH_CLOSING) return false;
+    if (tfw::is_msg_kind(f.kind)) {
+        if (!dispatch_message(c, f)) return false;
+        return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
+    }
+    switch (f.kind) {
+    case tfw::KIND_PING:
+        if (ph == PH_OPEN) queue_control(c, tfw::KIND_PONG, 0, f.payload, f.len);
+        return true;
+    case tfw::KIND_PONG:
+        return true;
+    case tfw::KIND_CLOSE:
+        handle_close_frame(c, f);
+        return false;
+    case tfw::KIND_ERROR: {
+        endpoint *ep = c->owner;
+        if (f.len < 4) {
+            conn_fail(c, TRUFLUX_EPROTO, "ERROR frame shorter than its code");
+            return false;
+        }
+        uint32_t mag = (uint32_t)f.payload[0] << 24 | (uint32_t)f.payload[1] << 16 |
+                       (uint32_t)f.payload[2] << 8 | f.payload[3];
+        std::string text(reinterpret_cast<const char *>(f.payload + 4), f.len - 4);
+        if (ep && !ep->silent && ep->cbs.on_error)
+            ep->cbs.on_error(ep->cbs.user, c, -(int)(mag & 0x7FFFFFFF), text.c_str());
+        return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
+    }
+    default:
+        conn_fail(c, TRUFLUX_EPROTO, "unexpected frame kind after the hello");
+        return false;
+    }
+}
+
+// Handles buffered frames, at most READ_BUDGET; returns true if it stopped on the budget.
+static bool process(tf_conn *c) {
+    for (int i = 0; i < READ_BUDGET; i++) {
+        tfw::frame f;
+        int r = c->in.next(&f);
+        if (r == 0) return false;
+        if (r < 0) {
+            conn_fail(c, r, r == TRUFLUX_EMSGSIZE ? "frame larger than the maximum size"
+                                                  : "malformed frame");
+            return false;
+        }
+        if (!handle_frame(c, f)) return false;
+        if (c->fd < 0) return false;
+    }
+    return true;
+}
+
+static void read_eof(tf_conn *c, int err) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph == PH_LINGER) {
+        teardown(c);
+        return;
+    }
+    if (ph == PH_CLOSING) {
+        // The peer closed the socket instead of answering: the close is done all the same.
+        end_conn(c, c->close_code, false, false, 0, false, nullptr);
+        teardown(c);
+        return;
+    }
+    int code = err ? TRUFLUX_ECONNRESET : TRUFLUX_EEOF;
+    end_conn(c, code, true, false, 0, ph == PH_HELLO && c->owner && c->owner->is_client,
+             err ? "connection reset by peer" : "peer closed the connection without a close frame");
+    teardown(c);
+}
+
+static void on_read(evutil_socket_t, short, void *arg) {
+    tf_conn *c = static_cast<tf_conn *>(arg);
+    scope s(c->loop);
+    conn_retain(c);
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph == PH_LINGER) {
+        uint8_t sink[16384];
+        for (int i = 0; i < 16; i++) {
+            ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+            if (n > 0) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+            teardown(c);
+            break;
+        }
+        conn_release(c);
+        return;
+    }
+    size_t want = std::max(READ_CHUNK, c->in.missing());
+    size_t room = 0;
+    uint8_t *p = c->in.prepare(want, &room);
+    if (!p) {
+        conn_fail(c, TRUFLUX_ENOMEM, "no memory for the receive buffer");
+        conn_release(c);
+        return;
+    }
+    ssize_t n = recv(c->fd, p, room, 0);
+    if (n > 0) {
+        c->in.commit((size_t)n);
+        c->bytes_in.fetch_add((uint64_t)n, std::memory_order_relaxed);
+        c->last_rx = now_ms(c->loop);
+        if (process(c) && c->more_ev) {
+            struct timeval zero = {0, 0};
+            event_add(c->more_ev, &zero);
+        }
+    } else if (n == 0) {
+        read_eof(c, 0);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        read_eof(c, errno);
+    }
+    conn_release(c);
+}
+
+static void on_more(evutil_socket_t, short, void *arg) {
+    tf_conn *c = static_cast<tf_conn *>(arg);
+    scope s(c->loop);
+    conn_retain(c);
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph >= PH_HELLO && ph <= PH_CLOSING && process(c) && c->more_ev) {
+        struct timeval zero = {0, 0};
+        event_add(c->more_ev, &zero);
+    }
+    conn_release(c);
+}
+
+static void on_write(evutil_socket_t, short, void *arg) {
+    tf_conn *c = static_cast<tf_conn *>(arg);
+    scope s(c->loop);
+    conn_retain(c);
+    flush_now(c);
+    conn_release(c);
+}
+
+static void on_flush(evutil_socket_t, short, void *arg) { on_write(-1, 0, arg); }
+
+static void on_timer(evutil_socket_t, short, void *arg) {
+    tf_conn *c = static_cast<tf_conn *>(arg);
+    scope s(c->loop);
+    conn_retain(c);
+    switch (c->phase.load(std::memory_order_relaxed)) {
+    case PH_HELLO:
+        conn_fail(c, TRUFLUX_EHELLOTIMEOUT, "no hello within the handshake timeout");
+        break;
+    case PH_CLOSING:
+        end_conn(c, c->close_code, false, false, 0, false, nullptr);
+        teardown(c);
+        break;
+    case PH_LINGER:
+        teardown(c);
+        break;
+    default:
+        break;
+    }
+    conn_release(c);
+}
+
+static void on_tick(evutil_socket_t, short, void *arg) {
+    tf_conn *c = static_cast<tf_conn *>(arg);
+    scope s(c->loop);
+    if (c->phase.load(std::memory_order_relaxed) != PH_OPEN) return;
+    conn_retain(c);
+    uint64_t now = now_ms(c->loop);
+    uint64_t quiet = now - c->last_rx;
+    if (c->cfg.idle_ms && quiet >= c->cfg.idle_ms) {
+        conn_fail(c, TRUFLUX_EIDLE, "nothing received within the idle timeout");
+    } else if (c->cfg.heartbeat_ms && quiet >= c->cfg.heartbeat_ms &&
+               now - c->last_ping >= c->cfg.heartbeat_ms) {
+        uint8_t stamp[8];
+        for (int i = 0; i < 8; i++) stamp[i] = (uint8_t)(now >> (56 - 8 * i));
+        queue_control(c, tfw::KIND_PING, 0, stamp, sizeof stamp);
+        c->last_ping = now;
+    }
+    conn_release(c);
+}
+
+static void start_tick(tf_conn *c) {
+    uint32_t a = c->cfg.idle_ms, b = c->cfg.heartbeat_ms;
+    uint32_t base = a && b ? std::min(a, b) : (a ? a : b);
+    if (!base) return;
+    uint32_t period = std::max<uint32_t>(base / 4, 5);
+    c->tick = event_new(c->loop->base, -1, EV_PERSIST, on_tick, c);
+    if (!c->tick) return;
+    struct timeval tv = {(time_t)(period / 1000), (suseconds_t)((period % 1000) * 1000)};
+    event_add(c->tick, &tv);
+}
+
+int conn_attach(tf_conn *c, int fd) {
+    event_base *base = c->loop->base;
+    c->rev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    c->flush_ev = event_new(base, -1, 0, on_flush, c);
+    c->more_ev = event_new(base, -1, 0, on_more, c);
+    c->timer = event_new(base, -1, 0, on_timer, c);
+    if (!c->rev || !c->wev || !c->flush_ev || !c->more_ev || !c->timer) {
+        for (event **e : {&c->rev, &c->wev, &c->flush_ev, &c->more_ev, &c->timer}) {
+            if (*e) event_free(*e);
+            *e = nullptr;
+        }
+        return TRUFLUX_ENOMEM;
+    }
+    // A fresh decoder per socket (a client reattaches after a reconnect).
+    c->in.~decoder();
+    new (&c->in) tfw::decoder(c->cfg.max_message);
+    c->fd = fd;
+    if (c->cfg.nodelay) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    record_addresses(c);
+    c->last_rx = now_ms(c->loop);
+    c->close_code = 0;
+    c->state = 0;
+    c->phase.store(PH_HELLO, std::memory_order_release);
+    event_add(c->rev, nullptr);
+    arm_timer(c, c->cfg.handshake_ms);
+    endpoint *ep = c->owner;
+    if (ep && ep->is_client) queue_control(c, tfw::KIND_HELLO, 0, ep->hello.data(), ep->hello.size());
+    return 0;
+}
+
+// ---- sending from any thread ----------------------------------------------------------
+
+namespace {
+struct send_post {
+    tf_conn *c;
+    size_t n;
+    uint8_t frame[1];  // n bytes follow
+};
+}  // namespace
+
+static void append_message(tf_conn *c, const uint8_t *frame, size_t n) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph == PH_OPEN) {
+        evbuffer_add(c->out, frame, n);
+        c->msgs_out.fetch_add(1, std::memory_order_relaxed);
+        schedule_flush(c);
+    } else if (ph < PH_OPEN && c->pending) {
+        evbuffer_add(c->pending, frame, n);
+        c->msgs_out.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        c->queued.fetch_sub(std::min<uint64_t>(n, c->queued.load()), std::memory_order_relaxed);
+    }
+}
+
+static void run_send_post(void *arg) {
+    send_post *p = static_cast<send_post *>(arg);
+    append_message(p->c, p->frame, p->n);
+    conn_release(p->c);
+    free(p);
+}
+
+// Reserves queue space: false (EAGAIN) if the queue is non-empty and would pass the mark.
+bool conn_reserve(tf_conn *c, uint64_t n) {
+    uint64_t q = c->queued.load(std::memory_order_relaxed);
+    for (;;) {
+        if (q > 0 && q + n > c->cfg.hwm) {
+            c->want_drain.store(true, std::memory_order_relaxed);
+            return false;
+        }
+        if (c->queued.compare_exchange_weak(q, q + n, std::memory_order_relaxed)) return true;
+    }
+}
+
+int conn_send(tf_conn *c, uint32_t id, int type, const void *data, size_t len) {
+    if (type < TRUFLUX_TYPE_EMPTY || type > TRUFLUX_TYPE_MSGPACK) return TRUFLUX_EINVAL;
+    if (!data && len) return TRUFLUX_EINVAL;
+    int ph = c->phase.load(std::memory_order_acquire);
+    bool client = c->pending != nullptr;
+    if (ph >= PH_CLOSING || (!client && ph != PH_OPEN)) return TRUFLUX_ECLOSED;
+    const tfp::message *m = c->proto->find(id);
+    if (!m) return TRUFLUX_ENOTFOUND;
+    int rc = tf_protocol::check(*m, type, data, len, c->cfg.max_message);
+    if (rc) return rc;
+    if (ph == PH_OPEN) {
+        if (!peer_knows(c, id)) return TRUFLUX_EPEERUNKNOWN;
+        if (len > c->peer_max) return TRUFLUX_EMSGSIZE;
+    }
+    size_t n = tfw::HEADER_SIZE + len;
+    if (!conn_reserve(c, n)) return TRUFLUX_EAGAIN;
+    uint8_t kind = (uint8_t)(tfw::KIND_MSG | type);
+    if (in_loop(c->loop)) {
+        evbuffer *b = ph == PH_OPEN ? c->out : c->pending;
+        put_frame(b, kind, id, data, len);
+        c->msgs_out.fetch_add(1, std::memory_order_relaxed);
+        if (ph == PH_OPEN) schedule_flush(c);
+        return 0;
+    }
+    send_post *p = static_cast<send_post *>(malloc(sizeof(send_post) + n));
+    if (!p) {
+        c->queued.fetch_sub(n, std::memory_order_relaxed);
+        return TRUFLUX_ENOMEM;
+    }
+    p->c = c;
+    p->n = n;
+    tfw::header_write(p->frame, kind, id, (uint32_t)len);
+    if (len) memcpy(p->frame + tfw::HEADER_SIZE, data, len);
+    conn_retain(c);
+    if (post(c->loop, run_send_post, p) != 0) {
+        conn_release(c);
+        free(p);
+        c->queued.fetch_sub(n, std::memory_order_relaxed);
+        return TRUFLUX_ECLOSED;
+    }
+    return 0;
+}
+
+// ---- closing from any thread ----------------------------------------------------------
+
+static void close_in_loop(tf_conn *c, int flags, int code) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    endpoint *ep = c->owner;
+    if (ph >= PH_LINGER || (ph == PH_CLOSING && flags != TRUFLUX_CLOSE_FORCE)) return;
+    if (ep && ep->is_client && ph < PH_HELLO) {
+        // Not connected: nothing to say to a peer.
+        teardown(c);
+        c->phase.store(PH_LINGER, std::memory_order_release);
+        if (ep) ep->conn_ended(c, code, false, false);
+        return;
+    }
+    if (flags == TRUFLUX_CLOSE_FORCE || ph == PH_HELLO) {
+        end_conn(c, code, false, false, 0, false, nullptr);
+        teardown(c);
+        return;
+    }
+    c->close_code = code;
+    queue_close(c, code, nullptr);
+    c->phase.store(PH_CLOSING, std::memory_order_release);
+    drop_event(c, &c->tick);
+    arm_timer(c, c->cfg.close_ms ? c->cfg.close_ms : 1);
+}
+
+namespace {
+struct close_post {
+    tf_conn *c;
+    int flags, code;
+};
+}  // namespace
+
+static void run_close_post(void *arg) {
+    close_post *p = static_cast<close_post *>(arg);
+    {
+        scope s(p->c->loop);
+        close_in_loop(p->c, p->flags, p->code);
+    }
+    conn_release(p->c);
+    delete p;
+}
+
+int conn_close(tf_conn *c, int flags, int code) {
+    if (flags != TRUFLUX_CLOSE_GRACEFUL && flags != TRUFLUX_CLOSE_FORCE) return TRUFLUX_EINVAL;
+    if (code > 0 || code < -0x7FFFFFFF) return TRUFLUX_EINVAL;
+    int ph = c->phase.load(std::memory_order_acquire);
+    if (ph >= PH_LINGER) return TRUFLUX_ECLOSED;
+    if (in_loop(c->loop)) {
+        conn_retain(c);
+        close_in_loop(c, flags, code);
+        conn_release(c);
+        return 0;
+    }
+    close_post *p = new (std::nothrow) close_post{c, flags, code};
+    if (!p) return TRUFLUX_ENOMEM;
+    conn_retain(c);
+    if (post(c->loop, run_close_post, p) != 0) {
+        conn_release(c);
+        delete p;
+        return TRUFLUX_ECLOSED;
+    }
+    return 0;
+}
+
+}  // namespace tfcore

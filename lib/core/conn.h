@@ -1,0 +1,123 @@
+// lib/core: a connection's state machine over one TCP socket: hello exchange, frame
+// dispatch through the protocol, send queue with high/low-water marks, heartbeat, idle and
+// handshake timeouts, and the close handshake.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <truflux/conn.h>
+
+#include "core/config.h"
+#include "core/loop.h"
+#include "wire/frame.h"
+
+struct evbuffer;
+struct event;
+struct tf_protocol;
+
+namespace tfcore {
+
+enum phase : int {
+    PH_IDLE = 0,     // client: not connected (before connect, or waiting to reconnect)
+    PH_CONNECTING,   // client: resolving or TCP connect in progress
+    PH_HELLO,        // socket up, hello exchange in progress
+    PH_OPEN,         // ready
+    PH_CLOSING,      // we sent CLOSE and wait for the peer's
+    PH_LINGER,       // ended: flushing what is queued, then draining until EOF
+    PH_CLOSED        // no socket; final for a server connection
+};
+
+// What a connection needs from the server or client that owns it.
+struct endpoint {
+    tf_loop *loop = nullptr;
+    tf_protocol *proto = nullptr;
+    config cfg;
+    tf_callbacks_t cbs{};
+    std::vector<uint8_t> hello;  // our HELLO/WELCOME payload, built once
+    bool silent = false;         // being freed: no more callbacks
+    bool is_client = false;
+
+    virtual ~endpoint() = default;
+    // The hello exchange finished.
+    virtual void conn_opened(tf_conn *c) = 0;
+    // The connection ended (callbacks already ran). was_open: it had reached PH_OPEN.
+    virtual void conn_ended(tf_conn *c, int reason, bool remote, bool was_open) = 0;
+    // The socket is gone (after linger).
+    virtual void conn_gone(tf_conn *c) = 0;
+};
+
+void build_hello(endpoint *ep);
+
+}  // namespace tfcore
+
+struct tf_conn {
+    std::atomic<int> refs{1};
+    tf_loop *loop;
+    tfcore::endpoint *owner;        // NULL once the owner let go of it
+    tf_protocol *proto;             // own reference
+    tfcore::config cfg;             // copy: the connection may outlive its owner
+    std::atomic<int> phase{tfcore::PH_IDLE};
+
+    int fd = -1;
+    event *rev = nullptr, *wev = nullptr, *flush_ev = nullptr, *more_ev = nullptr;
+    event *timer = nullptr, *tick = nullptr;
+    tfw::decoder in;
+    evbuffer *out = nullptr;      // frames ready for the socket
+    evbuffer *pending = nullptr;  // client: messages sent before the hello finished
+    std::atomic<uint64_t> queued{0};
+    std::atomic<bool> want_drain{false};
+    bool flush_scheduled = false;
+
+    std::vector<uint32_t> peer_ids;  // ascending; written before PH_OPEN is published
+    uint32_t peer_max = 0;
+    int state = 0;
+    std::atomic<void *> user{nullptr};
+
+    std::atomic<uint64_t> msgs_in{0}, msgs_out{0}, bytes_in{0}, bytes_out{0};
+    uint64_t last_rx = 0, last_ping = 0;
+
+    int close_code = 0;             // code of the CLOSE we sent (graceful local close)
+    bool reject = false;            // server: accepted over the limit, only told to go away
+    bool reported = false;          // on_close delivered (or not due)
+
+    mutable std::mutex addr_mu;
+    std::string local_host, remote_host;
+    int local_port = 0, remote_port = 0;
+
+    tf_conn *prev = nullptr, *next = nullptr;  // owner's list (server)
+
+    tf_conn(tfcore::endpoint *ep);
+    ~tf_conn();
+};
+
+namespace tfcore {
+
+tf_conn *conn_new(endpoint *ep);
+void conn_retain(tf_conn *c);
+void conn_release(tf_conn *c);
+
+// Takes a connected, non-blocking socket. Server: waits for HELLO; client: sends HELLO.
+// Returns 0 or an error (the caller keeps fd on error).
+int conn_attach(tf_conn *c, int fd);
+
+// The public tf_send, any thread.
+int conn_send(tf_conn *c, uint32_t id, int type, const void *data, size_t len);
+// Reserves n bytes of send queue; false (and a drain request) when over the high-water mark.
+bool conn_reserve(tf_conn *c, uint64_t n);
+// Appends a ready frame (header included) to the queue; loop thread, open connections.
+void conn_push_frame(tf_conn *c, const uint8_t *frame, size_t n);
+// The public tf_conn_close, any thread.
+int conn_close(tf_conn *c, int flags, int code);
+// Loop thread: closes now without callbacks (owner being freed).
+void conn_abort_silent(tf_conn *c);
+// Loop thread: ends the connection with an error of ours, sending CLOSE(code).
+void conn_fail(tf_conn *c, int code, const char *detail);
+// Loop thread: a client connection attempt failed before a socket was attached.
+void conn_connect_failed(tf_conn *c, int code, const char *detail);
+
+bool peer_knows(const tf_conn *c, uint32_t id);
+
+}  // namespace tfcore

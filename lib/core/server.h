@@ -1,0 +1,42 @@
+// lib/core: the server: listening sockets, accepted connections, broadcast and shutdown.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <truflux/server.h>
+
+#include "core/conn.h"
+
+struct event;
+
+struct tf_server : tfcore::endpoint {
+    struct listener {
+        int fd;
+        int port;
+        event *ev;
+    };
+    std::vector<listener> listeners;
+    event *resume_ev = nullptr;   // re-enables accepting after EMFILE
+    tf_conn *head = nullptr;      // every connection with a socket
+    size_t total = 0;             // connections counted against the limit
+    size_t rejecting = 0;         // over-limit sockets being told CLOSE(ELIMIT)
+    std::atomic<size_t> open_count{0};
+    std::atomic<bool> closing{false};
+    bool done_reported = false;
+
+    void conn_opened(tf_conn *c) override;
+    void conn_ended(tf_conn *c, int reason, bool remote, bool was_open) override;
+    void conn_gone(tf_conn *c) override;
+};
+
+tf_server *tfcore_server_new(tf_loop *loop, tf_protocol *proto, const tf_options *opts, int *err);
+void tfcore_server_free(tf_server *s);
+int tfcore_server_set_callbacks(tf_server *s, const tf_callbacks_t *cbs);
+int tfcore_server_listen(tf_server *s, const char *url);
+int tfcore_server_port(const tf_server *s);
+int tfcore_server_adopt(tf_server *s, int fd);
+int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *data, size_t len,
+                            tf_conn_t *const *exclude, size_t nexclude);
+int tfcore_server_close(tf_server *s, int flags);
