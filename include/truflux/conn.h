@@ -30,8 +30,10 @@ typedef struct tf_callbacks {
     /* A message whose protocol entry has no handler. `msg` is borrowed. */
     void (*on_message)(void *user, tf_conn_t *conn, const tf_message_t *msg);
     /* The connection ended. reason: 0 after a graceful close (either side), else the error
-     * code that ended it; remote is nonzero when the peer sent the close (its code). For a
-     * server, conn NULL means the server itself finished closing (tf_server_close). */
+     * code that ended it. remote is nonzero when the peer ended it: its CLOSE frame's code,
+     * or TRUFLUX_EEOF / TRUFLUX_ECONNRESET when it dropped the socket. For a server, conn
+     * NULL means the server itself finished closing (tf_server_close). A client without
+     * reconnect also gets on_close when a connection attempt fails. */
     void (*on_close)(void *user, tf_conn_t *conn, int reason, int remote);
     /* An error: code and a human-readable detail; conn may be NULL (e.g. accept failure, a
      * refused connection over the limit). Errors that end a connection also reach on_close. */

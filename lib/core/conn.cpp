@@ -163,6 +163,7 @@ static void arm_timer(tf_conn *c, uint32_t ms) {
 // ---- writing --------------------------------------------------------------------------
 
 static void on_drained(tf_conn *c);
+static void drain_check(tf_conn *c);
 static void finish_linger_write(tf_conn *c);
 
 static void flush_now(tf_conn *c) {
@@ -180,6 +181,7 @@ static void flush_now(tf_conn *c) {
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             if (c->wev) event_add(c->wev, nullptr);
+            if (ph != PH_LINGER) drain_check(c);
             return;
         }
         // The peer is gone; what is queued cannot be delivered.
@@ -209,6 +211,11 @@ static void on_drained(tf_conn *c) {
         finish_linger_write(c);
         return;
     }
+    drain_check(c);
+}
+
+// Fires on_drain once the queue is at the low-water mark after an EAGAIN.
+static void drain_check(tf_conn *c) {
     if (c->want_drain.load(std::memory_order_relaxed) &&
         c->queued.load(std::memory_order_relaxed) <= c->cfg.lwm) {
         c->want_drain.store(false, std::memory_order_relaxed);

@@ -128,6 +128,9 @@ static bool decoder_reclaim(uint8_t *&buf, size_t &cap, size_t &start, size_t &e
 
 uint8_t *decoder::prepare(size_t want, size_t *room) {
     if (want == 0) want = 1;
+    // After an error no frame will ever be returned: bytes that keep arriving are dropped
+    // rather than buffered.
+    if (err_) start_ = end_;
     if (!decoder_reclaim(buf_, cap_, start_, end_)) return nullptr;
     size_t avail = end_ - start_;
     // Bytes the pending frame still lacks: its header, or its header and payload. A complete
@@ -176,6 +179,7 @@ void decoder::commit(size_t n) {
 
 int decoder::feed(const void *data, size_t len) {
     if (len == 0) return 0;
+    if (err_) start_ = end_;
     if (!decoder_reclaim(buf_, cap_, start_, end_)) return TRUFLUX_ENOMEM;
     size_t avail = end_ - start_;
     if (cap_ - end_ < len) {
