@@ -542,6 +542,15 @@ static void on_read(evutil_socket_t, short, void *arg) {
         conn_release(c);
         return;
     }
+    if (room == 0) {
+        // The buffer is full of frames the budget left for later: handle them before reading.
+        if (process(c) && c->more_ev) {
+            struct timeval zero = {0, 0};
+            event_add(c->more_ev, &zero);
+        }
+        conn_release(c);
+        return;
+    }
     ssize_t n = recv(c->fd, p, room, 0);
     if (n > 0) {
         c->in.commit((size_t)n);

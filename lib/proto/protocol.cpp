@@ -55,14 +55,24 @@ int64_t tf_protocol::add(const char *name, unsigned types, uint32_t max_size) {
     m.types = types ? types : TRUFLUX_TYPES_ANY;
     m.max_size = max_size;
     m.states = 0;
+    // Every step that can throw comes before the first change, or is undone, so a failed
+    // add (ENOMEM at the API) leaves the definition as it was.
+    if (msgs.size() == msgs.capacity()) msgs.reserve(msgs.empty() ? 8 : msgs.size() * 2);
     auto it = std::lower_bound(msgs.begin(), msgs.end(), id,
                                [](const tfp::message &a, uint32_t v) { return a.id < v; });
     size_t at = size_t(it - msgs.begin());
-    msgs.insert(it, std::move(m));
+    auto name_it = by_name.emplace(std::move(key), at).first;
+    try {
+        by_id.emplace(id, at);
+    } catch (...) {
+        by_name.erase(name_it);
+        throw;
+    }
+    msgs.insert(it, std::move(m));  // capacity reserved: moves only
     // Indices after the insertion point moved up by one.
-    for (size_t i = at; i < msgs.size(); i++) {
-        by_name[msgs[i].name] = i;
-        by_id[msgs[i].id] = i;
+    for (size_t i = at + 1; i < msgs.size(); i++) {
+        by_name.find(msgs[i].name)->second = i;
+        by_id.find(msgs[i].id)->second = i;
     }
     return int64_t(id);
 }
