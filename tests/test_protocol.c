@@ -20,9 +20,9 @@
 #define ID_A 0x640c292cu        /* full FNV-1a of "a" is 0xe40c292c: the mask matters */
 #define ID_HELLO_E 0x4aa48540u  /* "h\xc3\xa9llo" */
 
-/* Two names with the same full 32-bit hash, and two whose hashes differ only in bit 31. */
-#define COLLIDE_A "m329698"
-#define COLLIDE_B "m901416"
+/* Two pairs of names whose FNV-1a hashes differ only in bit 31: their 31-bit ids collide. */
+#define COLLIDE_A "m329698"       /* FNV-1a 0xdf47207b */
+#define COLLIDE_B "m901416"       /* FNV-1a 0x5f47207b */
 #define MASK_COLLIDE_A "n305078"   /* FNV-1a 0x182fa980 */
 #define MASK_COLLIDE_B "n1220242"  /* FNV-1a 0x982fa980 */
 

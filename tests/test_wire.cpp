@@ -153,9 +153,9 @@ void test_empty_message_with_length(void **) {
     tfw::header_write(h, tfw::KIND_MSG, 5, 0);
     assert_int_equal(tfw::header_check(h, 1 << 20), 0);
     tfw::header_write(h, tfw::KIND_MSG, 5, 1);
-    assert_int_equal(tfw::header_check(h, 1 << 20), TRUFLUX_EMSGSIZE);
+    assert_int_equal(tfw::header_check(h, 1 << 20), TRUFLUX_EPROTO);
     frame f;
-    assert_int_equal(tfw::parse(h, sizeof h, 1 << 20, &f), TRUFLUX_EMSGSIZE);
+    assert_int_equal(tfw::parse(h, sizeof h, 1 << 20, &f), TRUFLUX_EPROTO);
 }
 
 void test_reserved_bit(void **) {

@@ -322,6 +322,12 @@ static int check_hello(tf_conn *c, const tfw::frame &f, uint8_t expect_kind, con
                                               : "answer is not a WELCOME";
         return TRUFLUX_EPROTO;
     }
+    // The version comes before the rest of the layout, which another major may change.
+    if (f.len >= 6 && memcmp(f.payload, tfw::HELLO_MAGIC, 4) == 0 &&
+        f.payload[4] != TRUFLUX_WIRE_VERSION_MAJOR) {
+        *why = "unsupported wire protocol version";
+        return TRUFLUX_EVERSION;
+    }
     tfw::hello h;
     if (tfw::hello_decode(f.payload, f.len, &h) != 0) {
         *why = "malformed hello";

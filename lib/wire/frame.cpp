@@ -68,6 +68,8 @@ int header_check(const uint8_t hdr[HEADER_SIZE], uint32_t max_msg) {
     int64_t limit = kind_limit(hdr[0], max_msg);
     if (limit < 0) return TRUFLUX_EPROTO;
     if (hdr[1] & 0x80) return TRUFLUX_EPROTO;
+    // An empty-typed message with a payload is malformed, not oversized.
+    if (hdr[0] == KIND_MSG && get_u32(hdr + 5) != 0) return TRUFLUX_EPROTO;
     if (int64_t(get_u32(hdr + 5)) > limit) return TRUFLUX_EMSGSIZE;
     return 0;
 }
