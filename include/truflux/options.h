@@ -22,7 +22,9 @@ typedef struct tf_options tf_options_t;
 typedef enum tf_option {
     TRUFLUX_OPT_NODELAY = 1,            /* TCP_NODELAY on every socket. Default 1. */
     TRUFLUX_OPT_MAX_CONNECTIONS = 2,    /* (S) open connections at most. Default 10000. */
-    TRUFLUX_OPT_MAX_MESSAGE_SIZE = 3,   /* largest payload accepted. Default 16 MiB, max 2^31-1. */
+    TRUFLUX_OPT_MAX_MESSAGE_SIZE = 3,   /* largest payload received or sent (the peer announces its own
+                                           limit, and sends are held to the smaller one). Default
+                                           16 MiB, max 2^31-1. */
     TRUFLUX_OPT_HANDSHAKE_TIMEOUT = 4,  /* time allowed for the hello exchange. Default 10000. */
     TRUFLUX_OPT_IDLE_TIMEOUT = 5,       /* close when nothing is received for this long. Default 60000. */
     TRUFLUX_OPT_HEARTBEAT = 6,          /* send a ping after this long without receiving. Default 20000. */
