@@ -45,7 +45,7 @@ typedef struct tf_callbacks {
 #define TRUFLUX_CALLBACKS_INIT { sizeof(tf_callbacks_t), 0, 0, 0, 0, 0, 0 }
 
 /* Counters of a connection. Set `size` to sizeof(tf_conn_stats_t) before tf_conn_stats. */
-typedef struct tf_conn_stats {
+typedef struct {
     size_t size;
     uint64_t msgs_in, msgs_out;   /* application messages received / accepted for sending */
     uint64_t bytes_in, bytes_out; /* bytes read from / written to the socket, frames included */

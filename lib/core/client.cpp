@@ -18,6 +18,7 @@
 
 #include "api/last_error.h"
 #include "proto/protocol.h"
+#include "transport/stream.h"
 
 using namespace tfcore;
 
@@ -77,7 +78,9 @@ static void stop_connecting(tf_client *cl) {
 static void try_next_addr(tf_client *cl);
 
 static void connected(tf_client *cl, int fd) {
-    int rc = conn_attach(cl->conn, fd);
+    int rc = 0;
+    tfx::stream *io = cl->tr->wrap(cl->tr_ctx, fd, false, cl->target.host, &rc);
+    if (io) rc = conn_attach(cl->conn, fd, io);
     if (rc != 0) {
         close(fd);
         conn_connect_failed(cl->conn, rc, "cannot set up the connection");
@@ -225,8 +228,14 @@ tf_client *tfcore_client_new(tf_loop *loop, tf_protocol *proto, const tf_options
     return cl;
 }
 
+static void free_transport_ctx(tf_client *cl) {
+    if (cl->tr_ctx && cl->tr && cl->tr->ctx_free) cl->tr->ctx_free(cl->tr_ctx);
+    cl->tr_ctx = nullptr;
+}
+
 static void delete_client(void *arg) {
     tf_client *cl = static_cast<tf_client *>(arg);
+    free_transport_ctx(cl);
     event_free(cl->retry_ev);
     cl->proto->release();
     cl->loop->objects--;
@@ -271,6 +280,11 @@ int tfcore_client_connect(tf_client *cl, const char *text) {
         tfapi::set_last_error(TRUFLUX_EBADURL, "bad URL: %s", text ? text : "(null)");
         return TRUFLUX_EBADURL;
     }
+    const tfx::transport *tr = tfx::find_transport(u.scheme);
+    if (!tr) {
+        tfapi::set_last_error(TRUFLUX_EBADURL, "unsupported scheme: %s", u.scheme.c_str());
+        return TRUFLUX_EBADURL;
+    }
     int rc = 0;
     call_sync(cl->loop, [&] {
         if (cl->conn) {
@@ -286,6 +300,20 @@ int tfcore_client_connect(tf_client *cl, const char *text) {
                 return;
             }
         }
+        void *ctx = nullptr;
+        if (tr->ctx_new) {
+            std::string detail;
+            rc = TRUFLUX_EINVAL;
+            ctx = tr->ctx_new(cl->cfg, false, &rc, &detail);
+            if (!ctx) {
+                tfapi::set_last_error(rc, "%s", detail.c_str());
+                return;
+            }
+            rc = 0;
+        }
+        free_transport_ctx(cl);
+        cl->tr = tr;
+        cl->tr_ctx = ctx;
         cl->target = u;
         cl->url_text = text;
         cl->closing = false;

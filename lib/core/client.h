@@ -12,10 +12,15 @@
 #include "core/conn.h"
 
 struct event;
+namespace tfx {
+struct transport;
+}
 
 struct tf_client : tfcore::endpoint {
     tf_conn *conn = nullptr;       // created by the first connect, owned by the client
     tfcore::url target;
+    const tfx::transport *tr = nullptr;  // the target's transport
+    void *tr_ctx = nullptr;              // its per-client state
     std::string url_text;
     bool closing = false;          // tf_client_close: no more reconnects
     bool final_close = false;      // the current socket's end is final

@@ -106,7 +106,9 @@ int url_parse(const char *text, url *out) {
     }
     if (port > 65535) return TRUFLUX_EBADURL;
     out->port = (int)port;
-    if (out->scheme != "tcp") return TRUFLUX_EBADURL;
+    for (char ch : out->scheme)
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '+')
+            return TRUFLUX_EBADURL;
     return 0;
 }
 

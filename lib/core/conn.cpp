@@ -19,6 +19,7 @@
 #include <truflux/error.h>
 
 #include "proto/protocol.h"
+#include "transport/stream.h"
 #include "wire/hello.h"
 
 namespace tfcore {
@@ -53,6 +54,8 @@ tf_conn::tf_conn(endpoint *ep)
 }
 
 tf_conn::~tf_conn() {
+    for (conn_ext *e : exts) delete e;
+    delete io;
     if (out) evbuffer_free(out);
     if (pending) evbuffer_free(pending);
     proto->release();
@@ -135,6 +138,8 @@ static void teardown(tf_conn *c) {
     drop_event(c, &c->more_ev);
     drop_event(c, &c->timer);
     drop_event(c, &c->tick);
+    delete c->io;
+    c->io = nullptr;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->flush_scheduled = false;
@@ -172,15 +177,15 @@ static void flush_now(tf_conn *c) {
     int ph = c->phase.load(std::memory_order_relaxed);
     if (ph < PH_HELLO) return;
     while (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
+        ssize_t n = c->io->write(c->out);
         if (n > 0) {
             c->bytes_out.fetch_add((uint64_t)n, std::memory_order_relaxed);
             c->queued.fetch_sub(std::min<uint64_t>((uint64_t)n, c->queued.load()),
                                 std::memory_order_relaxed);
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            if (c->wev) event_add(c->wev, nullptr);
+        if (n == 0 || n == tfx::IO_WANT_WRITE || n == tfx::IO_WANT_READ) {
+            if (c->wev && n != tfx::IO_WANT_READ) event_add(c->wev, nullptr);
             if (ph != PH_LINGER) drain_check(c);
             return;
         }
@@ -198,6 +203,7 @@ static void flush_now(tf_conn *c) {
     }
     if (c->wev) event_del(c->wev);
     on_drained(c);
+    for (size_t i = 0; i < c->exts.size() && c->fd >= 0; i++) c->exts[i]->on_flushed(c);
 }
 
 static void schedule_flush(tf_conn *c) {
@@ -231,11 +237,36 @@ static void put_frame(evbuffer *b, uint8_t kind, uint32_t id, const void *data, 
     if (len) evbuffer_add(b, data, len);
 }
 
-// Queues a control frame (counted in `queued` like any other).
-static void queue_control(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len) {
+void conn_emit_raw(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len) {
     put_frame(c->out, kind, id, data, len);
     c->queued.fetch_add(tfw::HEADER_SIZE + len, std::memory_order_relaxed);
     schedule_flush(c);
+}
+
+void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len,
+               uint64_t reserved) {
+    // `queued` counts what the wire will carry: the filter may add bytes to the frame.
+    size_t before = evbuffer_get_length(c->out);
+    if (c->txf) {
+        c->txf->emit(c, c->out, kind, id, data, len);
+    } else {
+        put_frame(c->out, kind, id, data, len);
+    }
+    uint64_t added = evbuffer_get_length(c->out) - before;
+    if (added >= reserved) {
+        c->queued.fetch_add(added - reserved, std::memory_order_relaxed);
+    } else {
+        c->queued.fetch_sub(std::min<uint64_t>(reserved - added, c->queued.load()),
+                            std::memory_order_relaxed);
+    }
+    schedule_flush(c);
+}
+
+void conn_add_ext(tf_conn *c, conn_ext *ext) { c->exts.push_back(ext); }
+
+// Queues a control frame (counted in `queued` like any other).
+static void queue_control(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len) {
+    conn_emit(c, kind, id, data, len, 0);
 }
 
 static void queue_close(tf_conn *c, int code, const char *text) {
@@ -244,10 +275,19 @@ static void queue_close(tf_conn *c, int code, const char *text) {
     queue_control(c, tfw::KIND_CLOSE, (uint32_t)(code < 0 ? -code : code), text, tl);
 }
 
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 void conn_push_frame(tf_conn *c, const uint8_t *frame, size_t n) {
-    evbuffer_add(c->out, frame, n);
     c->msgs_out.fetch_add(1, std::memory_order_relaxed);
-    schedule_flush(c);
+    if (!c->txf) {
+        evbuffer_add(c->out, frame, n);
+        schedule_flush(c);
+        return;
+    }
+    conn_emit(c, frame[0], get_u32(frame + 1) & 0x7FFFFFFFu, frame + tfw::HEADER_SIZE,
+              n - tfw::HEADER_SIZE, n);
 }
 
 // ---- ending ---------------------------------------------------------------------------
@@ -275,7 +315,7 @@ static void finish_linger_write(tf_conn *c) {
     }
     // Half-close and keep reading (discarding) until EOF, so that unread input does not turn
     // our close into a reset that could destroy the CLOSE frame in flight.
-    shutdown(c->fd, SHUT_WR);
+    c->io->shutdown_write();
 }
 
 // Ends the connection: reports, then lingers. send_close: queue CLOSE(code) first.
@@ -286,6 +326,7 @@ static void end_conn(tf_conn *c, int reason, bool remote, bool send_close, int c
     bool was_open = ph == PH_OPEN || ph == PH_CLOSING;
     if (send_close && c->fd >= 0 && ph >= PH_HELLO) queue_close(c, close_code, detail);
     enter_linger(c);
+    for (size_t i = 0; i < c->exts.size(); i++) c->exts[i]->on_end(c, reason);
     endpoint *ep = c->owner;
     if (ep && !ep->silent) {
         if (error && ep->cbs.on_error)
@@ -353,6 +394,7 @@ static void become_open(tf_conn *c) {
     arm_timer(c, 0);
     c->phase.store(PH_OPEN, std::memory_order_release);
     start_tick(c);
+    for (size_t i = 0; i < c->exts.size(); i++) c->exts[i]->on_open(c);
     endpoint *ep = c->owner;
     if (ep) ep->conn_opened(c);
     if (ep && !ep->silent && ep->cbs.on_open) ep->cbs.on_open(ep->cbs.user, c);
@@ -371,14 +413,24 @@ static void release_pending(tf_conn *c) {
                        hdr[8];
         size_t n = tfw::HEADER_SIZE + len;
         if (peer_knows(c, id) && len <= c->peer_max) {
-            evbuffer_remove_buffer(p, c->out, n);
+            if (!c->txf) {
+                evbuffer_remove_buffer(p, c->out, n);
+            } else {
+                std::vector<uint8_t> frame(n);
+                evbuffer_remove(p, frame.data(), n);
+                conn_emit(c, frame[0], id, frame.data() + tfw::HEADER_SIZE, len, n);
+            }
         } else {
             evbuffer_drain(p, n);
             c->queued.fetch_sub(std::min<uint64_t>(n, c->queued.load()), std::memory_order_relaxed);
             endpoint *ep = c->owner;
+            bool known = peer_knows(c, id);
             if (ep && !ep->silent && ep->cbs.on_error)
-                ep->cbs.on_error(ep->cbs.user, c, TRUFLUX_EPEERUNKNOWN,
-                                 "message queued before open dropped: the peer does not accept it");
+                ep->cbs.on_error(ep->cbs.user, c, known ? TRUFLUX_EMSGSIZE : TRUFLUX_EPEERUNKNOWN,
+                                 known ? "message queued before open dropped: larger than the "
+                                         "peer's maximum message size"
+                                       : "message queued before open dropped: the peer does "
+                                         "not define it");
         }
     }
     schedule_flush(c);
@@ -483,6 +535,12 @@ static bool handle_frame(tf_conn *c, const tfw::frame &f) {
         return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
     }
     default:
+        for (conn_ext *e : c->exts) {
+            if (f.kind >= e->kind_lo && f.kind <= e->kind_hi) {
+                if (!e->on_frame(c, f)) return false;
+                return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
+            }
+        }
         conn_fail(c, TRUFLUX_EPROTO, "unexpected frame kind after the hello");
         return false;
     }
@@ -517,59 +575,96 @@ static void read_eof(tf_conn *c, int err) {
         teardown(c);
         return;
     }
-    int code = err ? TRUFLUX_ECONNRESET : TRUFLUX_EEOF;
-    end_conn(c, code, true, false, 0, ph == PH_HELLO && c->owner && c->owner->is_client,
-             err ? "connection reset by peer" : "peer closed the connection without a close frame");
+    int code = err ? err : TRUFLUX_EEOF;
+    bool opening = ph == PH_HELLO || ph == PH_TRANSPORT;
+    end_conn(c, code, true, false, 0, opening && c->owner && c->owner->is_client,
+             err ? tf_strerror(err) : "peer closed the connection without a close frame");
     teardown(c);
+}
+
+static void schedule_more(tf_conn *c) {
+    if (!c->more_ev) return;
+    struct timeval zero = {0, 0};
+    event_add(c->more_ev, &zero);
+}
+
+static void transport_done(tf_conn *c) {
+    c->phase.store(PH_HELLO, std::memory_order_release);
+    endpoint *ep = c->owner;
+    if (ep && ep->is_client) queue_control(c, tfw::KIND_HELLO, 0, ep->hello.data(), ep->hello.size());
+    if (c->io->has_pending()) schedule_more(c);
+}
+
+// Advances the transport's handshake (TLS, HTTP upgrade).
+static void step_transport(tf_conn *c) {
+    ssize_t r = c->io->handshake();
+    if (r == 0) {
+        if (c->wev) event_del(c->wev);
+        transport_done(c);
+    } else if (r == tfx::IO_WANT_WRITE) {
+        event_add(c->wev, nullptr);
+    } else if (r == tfx::IO_WANT_READ) {
+        event_del(c->wev);
+    } else {
+        end_conn(c, (int)r, false, false, 0, true, "transport handshake failed");
+        teardown(c);
+    }
+}
+
+// Discards what a lingering connection still receives, until EOF.
+static void read_discard(tf_conn *c) {
+    uint8_t sink[16384];
+    for (int i = 0; i < 16 && c->io; i++) {
+        ssize_t n = c->io->read(sink, sizeof sink);
+        if (n > 0) continue;
+        if (n == tfx::IO_WANT_READ || n == tfx::IO_WANT_WRITE) break;
+        teardown(c);
+        break;
+    }
+}
+
+// One read from the transport into the decoder, then the frames it completed. Frames the
+// budget leaves, and bytes the transport holds decoded, are handled on the next iteration.
+static void read_some(tf_conn *c) {
+    size_t want = std::max(READ_CHUNK, c->in.missing());
+    size_t room = 0;
+    uint8_t *p = c->in.prepare(want, &room);
+    if (!p) {
+        conn_fail(c, TRUFLUX_ENOMEM, "no memory for the receive buffer");
+        return;
+    }
+    if (room == 0) {
+        // The buffer is full of frames the budget left for later: handle them before reading.
+        if (process(c)) schedule_more(c);
+        return;
+    }
+    ssize_t n = c->io->read(p, room);
+    if (n > 0) {
+        c->in.commit((size_t)n);
+        c->bytes_in.fetch_add((uint64_t)n, std::memory_order_relaxed);
+        c->last_rx = now_ms(c->loop);
+        bool more = process(c);
+        if (c->io && (more || c->io->has_pending())) schedule_more(c);
+    } else if (n == 0) {
+        read_eof(c, 0);
+    } else if (n == tfx::IO_WANT_WRITE) {
+        event_add(c->wev, nullptr);
+    } else if (n != tfx::IO_WANT_READ) {
+        read_eof(c, (int)n);
+    }
 }
 
 static void on_read(evutil_socket_t, short, void *arg) {
     tf_conn *c = static_cast<tf_conn *>(arg);
     scope s(c->loop);
     conn_retain(c);
-    int ph = c->phase.load(std::memory_order_relaxed);
-    if (ph == PH_LINGER) {
-        uint8_t sink[16384];
-        for (int i = 0; i < 16; i++) {
-            ssize_t n = recv(c->fd, sink, sizeof sink, 0);
-            if (n > 0) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
-            teardown(c);
-            break;
-        }
-        conn_release(c);
-        return;
-    }
-    size_t want = std::max(READ_CHUNK, c->in.missing());
-    size_t room = 0;
-    uint8_t *p = c->in.prepare(want, &room);
-    if (!p) {
-        conn_fail(c, TRUFLUX_ENOMEM, "no memory for the receive buffer");
-        conn_release(c);
-        return;
-    }
-    if (room == 0) {
-        // The buffer is full of frames the budget left for later: handle them before reading.
-        if (process(c) && c->more_ev) {
-            struct timeval zero = {0, 0};
-            event_add(c->more_ev, &zero);
-        }
-        conn_release(c);
-        return;
-    }
-    ssize_t n = recv(c->fd, p, room, 0);
-    if (n > 0) {
-        c->in.commit((size_t)n);
-        c->bytes_in.fetch_add((uint64_t)n, std::memory_order_relaxed);
-        c->last_rx = now_ms(c->loop);
-        if (process(c) && c->more_ev) {
-            struct timeval zero = {0, 0};
-            event_add(c->more_ev, &zero);
-        }
-    } else if (n == 0) {
-        read_eof(c, 0);
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        read_eof(c, errno);
+    switch (c->phase.load(std::memory_order_relaxed)) {
+    case PH_TRANSPORT: step_transport(c); break;
+    case PH_LINGER: read_discard(c); break;
+    case PH_HELLO:
+    case PH_OPEN:
+    case PH_CLOSING: read_some(c); break;
+    default: break;
     }
     conn_release(c);
 }
@@ -579,9 +674,13 @@ static void on_more(evutil_socket_t, short, void *arg) {
     scope s(c->loop);
     conn_retain(c);
     int ph = c->phase.load(std::memory_order_relaxed);
-    if (ph >= PH_HELLO && ph <= PH_CLOSING && process(c) && c->more_ev) {
-        struct timeval zero = {0, 0};
-        event_add(c->more_ev, &zero);
+    if (ph >= PH_HELLO && ph <= PH_CLOSING) {
+        if (process(c)) {
+            schedule_more(c);
+        } else if (c->io && c->io->has_pending() &&
+                   c->phase.load(std::memory_order_relaxed) <= PH_CLOSING) {
+            read_some(c);
+        }
     }
     conn_release(c);
 }
@@ -590,19 +689,33 @@ static void on_write(evutil_socket_t, short, void *arg) {
     tf_conn *c = static_cast<tf_conn *>(arg);
     scope s(c->loop);
     conn_retain(c);
-    flush_now(c);
+    if (c->phase.load(std::memory_order_relaxed) == PH_TRANSPORT) {
+        step_transport(c);
+    } else {
+        flush_now(c);
+    }
     conn_release(c);
 }
 
-static void on_flush(evutil_socket_t, short, void *arg) { on_write(-1, 0, arg); }
+static void on_flush(evutil_socket_t, short, void *arg) {
+    tf_conn *c = static_cast<tf_conn *>(arg);
+    scope s(c->loop);
+    conn_retain(c);
+    flush_now(c);
+    conn_release(c);
+}
 
 static void on_timer(evutil_socket_t, short, void *arg) {
     tf_conn *c = static_cast<tf_conn *>(arg);
     scope s(c->loop);
     conn_retain(c);
     switch (c->phase.load(std::memory_order_relaxed)) {
+    case PH_TRANSPORT:
     case PH_HELLO:
         conn_fail(c, TRUFLUX_EHELLOTIMEOUT, "no hello within the handshake timeout");
+        if (c->fd >= 0 && c->phase.load(std::memory_order_relaxed) == PH_LINGER &&
+            evbuffer_get_length(c->out) == 0)
+            teardown(c);
         break;
     case PH_CLOSING:
         end_conn(c, c->close_code, false, false, 0, false, nullptr);
@@ -647,24 +760,26 @@ static void start_tick(tf_conn *c) {
     event_add(c->tick, &tv);
 }
 
-int conn_attach(tf_conn *c, int fd) {
+int conn_attach(tf_conn *c, int fd, tfx::stream *io) {
     event_base *base = c->loop->base;
     c->rev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
     c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->flush_ev = event_new(base, -1, 0, on_flush, c);
     c->more_ev = event_new(base, -1, 0, on_more, c);
     c->timer = event_new(base, -1, 0, on_timer, c);
-    if (!c->rev || !c->wev || !c->flush_ev || !c->more_ev || !c->timer) {
+    if (!io || !c->rev || !c->wev || !c->flush_ev || !c->more_ev || !c->timer) {
         for (event **e : {&c->rev, &c->wev, &c->flush_ev, &c->more_ev, &c->timer}) {
             if (*e) event_free(*e);
             *e = nullptr;
         }
+        delete io;
         return TRUFLUX_ENOMEM;
     }
     // A fresh decoder per socket (a client reattaches after a reconnect).
     c->in.~decoder();
     new (&c->in) tfw::decoder(c->cfg.max_message);
     c->fd = fd;
+    c->io = io;
     if (c->cfg.nodelay) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -673,11 +788,10 @@ int conn_attach(tf_conn *c, int fd) {
     c->last_rx = now_ms(c->loop);
     c->close_code = 0;
     c->state = 0;
-    c->phase.store(PH_HELLO, std::memory_order_release);
+    c->phase.store(PH_TRANSPORT, std::memory_order_release);
     event_add(c->rev, nullptr);
     arm_timer(c, c->cfg.handshake_ms);
-    endpoint *ep = c->owner;
-    if (ep && ep->is_client) queue_control(c, tfw::KIND_HELLO, 0, ep->hello.data(), ep->hello.size());
+    step_transport(c);
     return 0;
 }
 
@@ -694,9 +808,7 @@ struct send_post {
 static void append_message(tf_conn *c, const uint8_t *frame, size_t n) {
     int ph = c->phase.load(std::memory_order_relaxed);
     if (ph == PH_OPEN) {
-        evbuffer_add(c->out, frame, n);
-        c->msgs_out.fetch_add(1, std::memory_order_relaxed);
-        schedule_flush(c);
+        conn_push_frame(c, frame, n);
     } else if (ph < PH_OPEN && c->pending) {
         evbuffer_add(c->pending, frame, n);
         c->msgs_out.fetch_add(1, std::memory_order_relaxed);
@@ -742,10 +854,12 @@ int conn_send(tf_conn *c, uint32_t id, int type, const void *data, size_t len) {
     if (!conn_reserve(c, n)) return TRUFLUX_EAGAIN;
     uint8_t kind = (uint8_t)(tfw::KIND_MSG | type);
     if (in_loop(c->loop)) {
-        evbuffer *b = ph == PH_OPEN ? c->out : c->pending;
-        put_frame(b, kind, id, data, len);
         c->msgs_out.fetch_add(1, std::memory_order_relaxed);
-        if (ph == PH_OPEN) schedule_flush(c);
+        if (ph == PH_OPEN) {
+            conn_emit(c, kind, id, data, len, n);
+        } else {
+            put_frame(c->pending, kind, id, data, len);
+        }
         return 0;
     }
     send_post *p = static_cast<send_post *>(malloc(sizeof(send_post) + n));
@@ -780,7 +894,7 @@ static void close_in_loop(tf_conn *c, int flags, int code) {
         if (ep) ep->conn_ended(c, code, false, false);
         return;
     }
-    if (flags == TRUFLUX_CLOSE_FORCE || ph == PH_HELLO) {
+    if (flags == TRUFLUX_CLOSE_FORCE || ph <= PH_HELLO) {
         end_conn(c, code, false, false, 0, false, nullptr);
         teardown(c);
         return;

@@ -18,11 +18,16 @@ struct evbuffer;
 struct event;
 struct tf_protocol;
 
+namespace tfx {
+class stream;
+}
+
 namespace tfcore {
 
 enum phase : int {
     PH_IDLE = 0,     // client: not connected (before connect, or waiting to reconnect)
     PH_CONNECTING,   // client: resolving or TCP connect in progress
+    PH_TRANSPORT,    // socket up, transport handshake (TLS, HTTP upgrade) in progress
     PH_HELLO,        // socket up, hello exchange in progress
     PH_OPEN,         // ready
     PH_CLOSING,      // we sent CLOSE and wait for the peer's
@@ -51,6 +56,27 @@ struct endpoint {
 
 void build_hello(endpoint *ep);
 
+// A layer riding on a connection's frames, such as a sub-protocol that owns a range of
+// frame kinds (files) or the secure layer. Owned by the connection once added.
+struct conn_ext {
+    uint8_t kind_lo = 0, kind_hi = 0;  // incoming kinds [lo, hi] routed to on_frame
+    virtual ~conn_ext() = default;
+    // An incoming frame of its kinds (loop thread). Returns false when the connection
+    // stopped reading (it closed or failed).
+    virtual bool on_frame(tf_conn *c, const tfw::frame &f) = 0;
+    virtual void on_open(tf_conn *) {}                 // the hello exchange finished
+    virtual void on_flushed(tf_conn *) {}              // the send queue became empty
+    virtual void on_end(tf_conn *, int /*reason*/) {}  // the connection ended
+};
+
+// The hook that turns outgoing frames into their wire form (the secure layer). When a
+// connection has one, every frame emitted after the hello goes through it.
+struct tx_filter {
+    virtual ~tx_filter() = default;
+    virtual void emit(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id, const void *data,
+                      size_t len) = 0;
+};
+
 }  // namespace tfcore
 
 struct tf_conn {
@@ -62,6 +88,7 @@ struct tf_conn {
     std::atomic<int> phase{tfcore::PH_IDLE};
 
     int fd = -1;
+    tfx::stream *io = nullptr;      // the transport over fd
     event *rev = nullptr, *wev = nullptr, *flush_ev = nullptr, *more_ev = nullptr;
     event *timer = nullptr, *tick = nullptr;
     tfw::decoder in;
@@ -89,6 +116,9 @@ struct tf_conn {
 
     tf_conn *prev = nullptr, *next = nullptr;  // owner's list (server)
 
+    std::vector<tfcore::conn_ext *> exts;  // owned
+    tfcore::tx_filter *txf = nullptr;      // not owned (one of exts, usually)
+
     tf_conn(tfcore::endpoint *ep);
     ~tf_conn();
 };
@@ -99,16 +129,26 @@ tf_conn *conn_new(endpoint *ep);
 void conn_retain(tf_conn *c);
 void conn_release(tf_conn *c);
 
-// Takes a connected, non-blocking socket. Server: waits for HELLO; client: sends HELLO.
-// Returns 0 or an error (the caller keeps fd on error).
-int conn_attach(tf_conn *c, int fd);
+// Takes a connected, non-blocking socket and the transport stream over it (owned from now
+// on, also on error). After the transport's handshake: server waits for HELLO, client sends
+// HELLO. Returns 0 or an error (the caller keeps fd on error).
+int conn_attach(tf_conn *c, int fd, tfx::stream *io);
 
 // The public tf_send, any thread.
 int conn_send(tf_conn *c, uint32_t id, int type, const void *data, size_t len);
 // Reserves n bytes of send queue; false (and a drain request) when over the high-water mark.
 bool conn_reserve(tf_conn *c, uint64_t n);
 // Appends a ready frame (header included) to the queue; loop thread, open connections.
+// `reserved` bytes were already counted in `queued` (conn_reserve).
 void conn_push_frame(tf_conn *c, const uint8_t *frame, size_t n);
+// Queues one frame through the connection's tx filter, if any (loop thread). `reserved`:
+// bytes of it already counted in `queued` by conn_reserve.
+void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len,
+               uint64_t reserved = 0);
+// Queues one frame as is, bypassing the tx filter (the secure layer's own handshake).
+void conn_emit_raw(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len);
+// Adds an extension (ownership passes to the connection).
+void conn_add_ext(tf_conn *c, conn_ext *ext);
 // The public tf_conn_close, any thread.
 int conn_close(tf_conn *c, int flags, int code);
 // Loop thread: closes now without callbacks (owner being freed).

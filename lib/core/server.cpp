@@ -18,6 +18,7 @@
 
 #include "api/last_error.h"
 #include "proto/protocol.h"
+#include "transport/stream.h"
 #include "wire/frame.h"
 
 using namespace tfcore;
@@ -73,13 +74,15 @@ static int set_nonblocking(int fd) {
 }
 
 // Takes a connected socket. Returns 0 (fd now owned) or an error (caller keeps fd).
-static int add_socket(tf_server *s, int fd) {
+static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx) {
     bool over = s->total >= s->cfg.max_connections;
     if (over && s->rejecting >= MAX_REJECTING) return TRUFLUX_ELIMIT;
     tf_conn *c = conn_new(s);
     if (!c) return TRUFLUX_ENOMEM;
     c->reject = over;
-    int rc = conn_attach(c, fd);
+    int rc = 0;
+    tfx::stream *io = tr->wrap(ctx, fd, true, std::string(), &rc);
+    if (io) rc = conn_attach(c, fd, io);
     if (rc != 0) {
         conn_release(c);
         return rc;
@@ -101,11 +104,12 @@ static int add_socket(tf_server *s, int fd) {
 
 static void on_resume(evutil_socket_t, short, void *arg) {
     tf_server *s = static_cast<tf_server *>(arg);
-    for (auto &l : s->listeners) event_add(l.ev, nullptr);
+    for (auto *l : s->listeners) event_add(l->ev, nullptr);
 }
 
 static void on_accept(evutil_socket_t lfd, short, void *arg) {
-    tf_server *s = static_cast<tf_server *>(arg);
+    tf_server::listener *l = static_cast<tf_server::listener *>(arg);
+    tf_server *s = l->server;
     scope sc(s->loop);
     for (int i = 0; i < ACCEPTS_PER_WAKE && !s->closing.load(); i++) {
         int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -115,14 +119,14 @@ static void on_accept(evutil_socket_t lfd, short, void *arg) {
                 return;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 // Out of descriptors: pause accepting briefly instead of spinning.
-                for (auto &l : s->listeners) event_del(l.ev);
+                for (auto *x : s->listeners) event_del(x->ev);
                 struct timeval tv = {0, 100000};
                 if (s->resume_ev) event_add(s->resume_ev, &tv);
                 if (s->cbs.on_error) s->cbs.on_error(s->cbs.user, nullptr, TRUFLUX_EIO, strerror(errno));
             }
             return;
         }
-        int rc = add_socket(s, fd);
+        int rc = add_socket(s, fd, l->tr, l->ctx);
         if (rc != 0) {
             close(fd);
             if (s->cbs.on_error) s->cbs.on_error(s->cbs.user, nullptr, rc, tf_strerror(rc));
@@ -149,9 +153,11 @@ tf_server *tfcore_server_new(tf_loop *loop, tf_protocol *proto, const tf_options
 }
 
 static void close_listeners(tf_server *s) {
-    for (auto &l : s->listeners) {
-        event_free(l.ev);
-        close(l.fd);
+    for (auto *l : s->listeners) {
+        event_free(l->ev);
+        close(l->fd);
+        if (l->ctx && l->tr->ctx_free) l->tr->ctx_free(l->ctx);
+        delete l;
     }
     s->listeners.clear();
     if (s->resume_ev) event_del(s->resume_ev);
@@ -203,6 +209,21 @@ static int listen_url(tf_server *s, const char *text) {
         return TRUFLUX_EBADURL;
     }
     if (s->closing.load()) return TRUFLUX_ECLOSED;
+    const tfx::transport *tr = tfx::find_transport(u.scheme);
+    if (!tr) {
+        tfapi::set_last_error(TRUFLUX_EBADURL, "unsupported scheme: %s", u.scheme.c_str());
+        return TRUFLUX_EBADURL;
+    }
+    void *ctx = nullptr;
+    if (tr->ctx_new) {
+        int err = TRUFLUX_EINVAL;
+        std::string detail;
+        ctx = tr->ctx_new(s->cfg, true, &err, &detail);
+        if (!ctx) {
+            tfapi::set_last_error(err, "%s", detail.c_str());
+            return err;
+        }
+    }
     addrinfo hints{}, *res = nullptr;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -210,6 +231,7 @@ static int listen_url(tf_server *s, const char *text) {
     std::string port = std::to_string(u.port);
     int g = getaddrinfo(u.host == "*" ? nullptr : u.host.c_str(), port.c_str(), &hints, &res);
     if (g != 0) {
+        if (ctx && tr->ctx_free) tr->ctx_free(ctx);
         tfapi::set_last_error(TRUFLUX_ERESOLVE, "%s: %s", u.host.c_str(), gai_strerror(g));
         return TRUFLUX_ERESOLVE;
     }
@@ -240,18 +262,23 @@ static int listen_url(tf_server *s, const char *text) {
         int bound = ss.ss_family == AF_INET6
                         ? ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port)
                         : ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
-        event *ev = event_new(s->loop->base, fd, EV_READ | EV_PERSIST, on_accept, s);
+        auto *l = new (std::nothrow) tf_server::listener{fd, bound, nullptr, tr, ctx, s};
+        event *ev = l ? event_new(s->loop->base, fd, EV_READ | EV_PERSIST, on_accept, l) : nullptr;
         if (!ev) {
+            delete l;
             close(fd);
             rc = TRUFLUX_ENOMEM;
             continue;
         }
+        l->ev = ev;
         event_add(ev, nullptr);
-        s->listeners.push_back({fd, bound, ev});
+        s->listeners.push_back(l);
+        ctx = nullptr;  // owned by the listener now
         rc = 0;
         break;
     }
     freeaddrinfo(res);
+    if (ctx && tr->ctx_free) tr->ctx_free(ctx);
     return rc;
 }
 
@@ -262,7 +289,7 @@ int tfcore_server_listen(tf_server *s, const char *url) {
 }
 
 int tfcore_server_port(const tf_server *s) {
-    return s->listeners.empty() ? 0 : s->listeners.front().port;
+    return s->listeners.empty() ? 0 : s->listeners.front()->port;
 }
 
 int tfcore_server_adopt(tf_server *s, int fd) {
@@ -281,7 +308,7 @@ int tfcore_server_adopt(tf_server *s, int fd) {
             rc = TRUFLUX_EINVAL;
             return;
         }
-        rc = add_socket(s, fd);
+        rc = add_socket(s, fd, tfx::find_transport("tcp"), nullptr);
     });
     return rc;
 }

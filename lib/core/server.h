@@ -10,14 +10,20 @@
 #include "core/conn.h"
 
 struct event;
+namespace tfx {
+struct transport;
+}
 
 struct tf_server : tfcore::endpoint {
     struct listener {
         int fd;
         int port;
         event *ev;
+        const tfx::transport *tr;
+        void *ctx;  // the transport's per-listener state
+        tf_server *server;
     };
-    std::vector<listener> listeners;
+    std::vector<listener *> listeners;
     event *resume_ev = nullptr;   // re-enables accepting after EMFILE
     tf_conn *head = nullptr;      // every connection with a socket
     size_t total = 0;             // connections counted against the limit

@@ -1,0 +1,62 @@
+// lib/transport: the byte stream under a connection (TCP; TLS over TCP; WebSocket over
+// either), and the table of transports by URL scheme. The connection state machine in
+// lib/core talks to a stream only through this interface.
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+struct evbuffer;
+
+namespace tfcore {
+struct config;
+struct url;
+}  // namespace tfcore
+
+namespace tfx {
+
+// Results of stream calls besides a byte count and a negative TRUFLUX_E* code.
+constexpr ssize_t IO_WANT_READ = -100000;   // call again once the socket is readable
+constexpr ssize_t IO_WANT_WRITE = -100001;  // call again once the socket is writable
+
+class stream {
+public:
+    virtual ~stream() = default;
+    // Transport-level opening (TLS handshake, HTTP upgrade). 0 when done, IO_WANT_*, or an
+    // error. Called until it returns 0 before any read or write.
+    virtual ssize_t handshake() { return 0; }
+    // Reads up to len bytes of the truflux byte stream: > 0 bytes, 0 at the peer's orderly
+    // end, IO_WANT_*, or an error code.
+    virtual ssize_t read(uint8_t *buf, size_t len) = 0;
+    // Writes from out, removing what was written: bytes removed (>= 0), IO_WANT_*, or an
+    // error. Removing fewer bytes than out holds means "call again when writable".
+    virtual ssize_t write(evbuffer *out) = 0;
+    // Bytes already read from the socket and decoded but not yet returned by read(): the
+    // socket will not become readable for them.
+    virtual bool has_pending() const { return false; }
+    // Starts the transport's orderly end of our direction (TCP FIN, TLS close_notify, ...).
+    virtual void shutdown_write() {}
+    // The transport's name as in URLs: "tcp", "tls", "ws", "wss".
+    virtual const char *name() const = 0;
+    // The socket descriptor (owned by the stream's creator, not the stream).
+    virtual int fd() const = 0;
+};
+
+// A transport, selected by URL scheme.
+struct transport {
+    const char *scheme;
+    // Per-endpoint state built from the options once (e.g. parsed certificates), or NULL.
+    // On failure returns NULL and sets *err (TRUFLUX_E*) and *detail.
+    void *(*ctx_new)(const tfcore::config &cfg, bool server, int *err, std::string *detail);
+    void (*ctx_free)(void *ctx);
+    // Wraps a connected socket (not taking it over: the connection closes fd). The host of
+    // the URL is passed for name checks (client side); NULL on failure with *err set.
+    stream *(*wrap)(void *ctx, int fd, bool server, const std::string &host, int *err);
+};
+
+// The transport for a scheme, or NULL.
+const transport *find_transport(const std::string &scheme);
+
+}  // namespace tfx
