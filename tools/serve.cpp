@@ -1,0 +1,292 @@
+// tools/serve.cpp: `truflux serve`: a server whose protocol has two messages, `echo` (sent
+// back to its sender) and `chat` (relayed to every other client).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <truflux.hpp>
+
+#include "args.hpp"
+#include "commands.hpp"
+
+namespace tfcli {
+namespace {
+
+const char serve_usage[] =
+    "usage: truflux serve --tcp HOST:PORT [--tcp HOST:PORT ...] [options]\n"
+    "\n"
+    "Serves two messages: `echo` (any type) comes back to its sender unchanged; `chat` (any\n"
+    "type) is relayed to every other client. PORT 0 picks a free port. Prints\n"
+    "\"truflux listening on tcp://HOST:PORT\" per address on standard output, and a line per\n"
+    "connect and disconnect on standard error. SIGINT or SIGTERM closes gracefully.\n"
+    "\n"
+    "options:\n"
+    "  --tcp HOST:PORT           listen on this address (repeatable; [::1]:PORT for IPv6)\n"
+    "  --max-connections N       open connections at most\n"
+    "  --max-message-size N      largest payload accepted, in bytes\n"
+    "  --idle-timeout MS         close a connection silent for this long (0: never)\n"
+    "  --close-timeout MS        graceful close: wait at most this for peers (default 3000)\n"
+    "  --strict                  refuse clients whose protocol definition differs\n"
+    "  --quiet                   no connect/disconnect lines\n"
+    "  --help                    this text\n";
+
+int usage_error(const std::string &msg) {
+    std::fprintf(stderr, "truflux serve: %s\n\n%s", msg.c_str(), serve_usage);
+    return exit_usage;
+}
+
+// "HOST:PORT" -> host and port text; HOST may be a bracketed IPv6 address.
+bool split_host_port(const std::string &spec, std::string &host, std::string &port) {
+    std::size_t colon = spec.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
+        return false;
+    host = spec.substr(0, colon);
+    port = spec.substr(colon + 1);
+    std::int64_t p;
+    return parse_int(port, 0, 65535, p);
+}
+
+std::string peer_of(truflux::ConnectionRef c) {
+    try {
+        truflux::Address a = c.remote_address();
+        if (a.host.find(':') != std::string::npos)
+            return "[" + a.host + "]:" + std::to_string(a.port);
+        return a.host + ":" + std::to_string(a.port);
+    } catch (const truflux::error &) {
+        return "?";
+    }
+}
+
+// Ends the server on the first SIGINT/SIGTERM: signals are blocked in every thread and this
+// one takes them with sigwait, so nothing runs in signal context.
+class ShutdownWaiter {
+public:
+    ShutdownWaiter(const sigset_t &set, truflux::Server &server, truflux::Loop &loop,
+                   std::chrono::milliseconds bound, bool quiet)
+        : set_(set), server_(server), loop_(loop), bound_(bound), quiet_(quiet),
+          thread_([this] { run(); }) {}
+
+    ~ShutdownWaiter() {
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            abandoned_ = true;
+        }
+        if (!signalled_.load())
+            pthread_kill(thread_.native_handle(), SIGTERM);
+        cv_.notify_all();
+        thread_.join();
+    }
+
+    // From the loop thread: the server reported it is done.
+    void done() {
+        std::lock_guard<std::mutex> lk(mu_);
+        done_ = true;
+        cv_.notify_all();
+    }
+
+private:
+    void run() {
+        int sig = 0;
+        sigwait(&set_, &sig);
+        signalled_ = true;
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (abandoned_)
+                return;
+        }
+        if (!quiet_)
+            std::fprintf(stderr, "truflux serve: %s, closing\n",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM");
+        try {
+            server_.close(truflux::CloseMode::Graceful);
+        } catch (const truflux::error &e) {
+            std::fprintf(stderr, "truflux serve: close: %s\n", e.what());
+        }
+        std::unique_lock<std::mutex> lk(mu_);
+        if (!cv_.wait_for(lk, bound_, [this] { return done_ || abandoned_; })) {
+            std::fprintf(stderr, "truflux serve: close did not finish within %lld ms\n",
+                         static_cast<long long>(bound_.count()));
+            lk.unlock();
+            try {
+                loop_.stop();
+            } catch (const std::exception &e) {
+                std::fprintf(stderr, "truflux serve: %s\n", e.what());
+            }
+        }
+    }
+
+    sigset_t set_;
+    truflux::Server &server_;
+    truflux::Loop &loop_;
+    std::chrono::milliseconds bound_;
+    bool quiet_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    bool abandoned_ = false;
+    std::atomic<bool> signalled_{false};
+    std::thread thread_;
+};
+
+}  // namespace
+
+int serve_main(int argc, char **argv) {
+    Args args;
+    std::string err;
+    const std::vector<OptSpec> specs = {
+        {"tcp", true},          {"max-connections", true}, {"max-message-size", true},
+        {"idle-timeout", true}, {"close-timeout", true},   {"strict", false},
+        {"quiet", false},       {"help", false},
+    };
+    if (!args.parse(argc, argv, specs, err))
+        return usage_error(err);
+    if (args.has("help")) {
+        std::fputs(serve_usage, stdout);
+        return exit_ok;
+    }
+    if (!args.positionals().empty())
+        return usage_error("unexpected argument " + args.positionals().front());
+    std::vector<std::string> tcp = args.all("tcp");
+    if (tcp.empty())
+        return usage_error("--tcp HOST:PORT is required");
+
+    std::vector<std::string> hosts, ports;
+    for (const std::string &spec : tcp) {
+        std::string host, port;
+        if (!split_host_port(spec, host, port))
+            return usage_error("--tcp wants HOST:PORT, got " + spec);
+        hosts.push_back(host);
+        ports.push_back(port);
+    }
+
+    bool quiet = args.has("quiet");
+    std::int64_t close_timeout = 3000;
+    truflux::Options opts;
+    try {
+        std::int64_t v;
+        if (args.has("max-connections")) {
+            if (!parse_int(args.get("max-connections"), 1, INT32_MAX, v))
+                return usage_error("--max-connections wants a positive number");
+            opts.max_connections(v);
+        }
+        if (args.has("max-message-size")) {
+            if (!parse_int(args.get("max-message-size"), 1, INT32_MAX, v))
+                return usage_error("--max-message-size wants a positive number");
+            opts.max_message_size(v);
+        }
+        if (args.has("idle-timeout")) {
+            if (!parse_int(args.get("idle-timeout"), 0, INT32_MAX, v))
+                return usage_error("--idle-timeout wants milliseconds");
+            opts.idle_timeout(v);
+        }
+        if (args.has("close-timeout") &&
+            !parse_int(args.get("close-timeout"), 0, INT32_MAX, close_timeout))
+            return usage_error("--close-timeout wants milliseconds");
+        opts.close_timeout(close_timeout);
+        if (args.has("strict"))
+            opts.strict(true);
+    } catch (const truflux::error &e) {
+        std::fprintf(stderr, "truflux serve: bad option value: %s\n", e.what());
+        return exit_usage;
+    }
+
+    // Before any thread exists, so that every thread inherits the mask and only the
+    // waiter takes these signals.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    try {
+        truflux::Loop loop;
+        truflux::Protocol proto;
+        proto.add("echo");
+        proto.add("chat");
+        truflux::Server *server_ptr = nullptr;
+        proto.on("echo", [quiet](truflux::ConnectionRef c, const truflux::Message &m) {
+            if (!c.send(m.id(), m.payload()) && !quiet)
+                std::fprintf(stderr, "truflux serve: %s: send queue full, echo dropped\n",
+                             peer_of(c).c_str());
+        });
+        proto.on("chat", [&server_ptr](truflux::ConnectionRef c, const truflux::Message &m) {
+            server_ptr->broadcast(m.id(), m.payload(), {c});
+        });
+
+        truflux::Server server(loop, proto, opts);
+        server_ptr = &server;
+        ShutdownWaiter *waiter_ptr = nullptr;
+
+        server.on_open([quiet, &server](truflux::ConnectionRef c) {
+            auto *peer = new std::string(peer_of(c));
+            c.set_user(peer);
+            if (!quiet)
+                std::fprintf(stderr, "truflux serve: connect %s (%zu open)\n", peer->c_str(),
+                             server.count());
+        });
+        server.on_close([quiet, &loop, &waiter_ptr](truflux::ConnectionRef c, int reason,
+                                                   bool remote) {
+            if (!c) {
+                if (waiter_ptr)
+                    waiter_ptr->done();
+                loop.stop();
+                return;
+            }
+            std::string *peer = c.user_as<std::string>();
+            c.set_user(nullptr);
+            if (!quiet)
+                std::fprintf(stderr, "truflux serve: disconnect %s: %s (%s)\n",
+                             peer ? peer->c_str() : peer_of(c).c_str(), tf_strerror(reason),
+                             remote ? "by peer" : "by server");
+            delete peer;
+        });
+        server.on_error([quiet](truflux::ConnectionRef c, int code, std::string_view detail) {
+            if (quiet)
+                return;
+            std::string *peer = c ? c.user_as<std::string>() : nullptr;
+            std::string who = c ? (peer ? *peer : peer_of(c)) : std::string("server");
+            std::fprintf(stderr, "truflux serve: error %s: %s (%.*s)\n", who.c_str(),
+                         tf_strerror(code), static_cast<int>(detail.size()), detail.data());
+        });
+
+        for (std::size_t i = 0; i < tcp.size(); ++i) {
+            std::string url = "tcp://" + tcp[i];
+            try {
+                server.listen(url);
+            } catch (const truflux::error &e) {
+                std::fprintf(stderr, "truflux serve: cannot listen on %s: %s\n", url.c_str(),
+                             e.what());
+                return exit_failure;
+            }
+        }
+        // The C API reports the port of the first listener only; others print as given.
+        for (std::size_t i = 0; i < tcp.size(); ++i) {
+            std::string port = ports[i];
+            if (i == 0)
+                port = std::to_string(server.port());
+            std::printf("truflux listening on tcp://%s:%s\n", hosts[i].c_str(), port.c_str());
+        }
+        std::fflush(stdout);
+
+        ShutdownWaiter waiter(sigs, server, loop,
+                              std::chrono::milliseconds(close_timeout + 1000), quiet);
+        waiter_ptr = &waiter;
+        loop.run();
+        waiter_ptr = nullptr;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "truflux serve: %s\n", e.what());
+        return exit_failure;
+    }
+    return exit_ok;
+}
+
+}  // namespace tfcli
