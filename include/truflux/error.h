@@ -53,7 +53,6 @@ typedef enum tf_error {
 #define TRUFLUX_ERROR_ENUM_(name, num, msg) TRUFLUX_##name = (num),
     TRUFLUX_ERRNO_MAP(TRUFLUX_ERROR_ENUM_)
 #undef TRUFLUX_ERROR_ENUM_
-    TRUFLUX_ERROR_LAST_ = -31
 } tf_error_t;
 
 /* The message for an error code; never NULL ("unknown error" for a number not in the list).

@@ -8,6 +8,7 @@
 #ifndef TRUFLUX_OPTIONS_H
 #define TRUFLUX_OPTIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <truflux/version.h>
 
@@ -36,6 +37,8 @@ typedef enum tf_option {
     TRUFLUX_OPT_RECONNECT_MIN = 12,     /* (C) first reconnect delay. Default 100. */
     TRUFLUX_OPT_RECONNECT_MAX = 13,     /* (C) longest reconnect delay. Default 10000. */
     TRUFLUX_OPT_BACKLOG = 14            /* (S) listen(2) backlog. Default 511. */
+    /* Keys are grouped by concern: 1-99 connections, 100-149 security, 150-199 WebSocket and
+     * HTTP, 200-249 files. */
 } tf_option_t;
 
 /* Creates an options object holding the defaults. NULL on allocation failure. */
@@ -50,6 +53,20 @@ TRUFLUX_API int tf_options_set_int(tf_options_t *opts, int key, int64_t value);
 
 /* Reads an integer option into *value. Returns 0, TRUFLUX_EINVAL or TRUFLUX_ENOTFOUND. */
 TRUFLUX_API int tf_options_get_int(const tf_options_t *opts, int key, int64_t *value);
+
+/* Sets a text option (a path, a list); the string is copied. NULL clears it. Returns 0,
+ * TRUFLUX_EINVAL (NULL object, or a value the key does not accept), TRUFLUX_ENOTFOUND (not
+ * a text option). */
+TRUFLUX_API int tf_options_set_str(tf_options_t *opts, int key, const char *value);
+
+/* Sets a binary option (e.g. key material); the bytes are copied, and wiped from memory
+ * when replaced or freed. Same returns as tf_options_set_str. */
+TRUFLUX_API int tf_options_set_bytes(tf_options_t *opts, int key, const void *data, size_t len);
+
+/* Reads a text or binary option: copies at most *len bytes to buf (which may be NULL to ask
+ * the size) and sets *len to the full size. Returns 0, TRUFLUX_EINVAL, TRUFLUX_ENOTFOUND
+ * (unknown key, or not set). */
+TRUFLUX_API int tf_options_get_bytes(const tf_options_t *opts, int key, void *buf, size_t *len);
 
 #ifdef __cplusplus
 }

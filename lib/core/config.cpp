@@ -10,21 +10,40 @@ namespace tfcore {
 
 void options_defaults(tf_options *o) {
     config d;
-    for (auto &x : o->v) x = 0;
-    o->v[TRUFLUX_OPT_NODELAY] = d.nodelay;
-    o->v[TRUFLUX_OPT_MAX_CONNECTIONS] = d.max_connections;
-    o->v[TRUFLUX_OPT_MAX_MESSAGE_SIZE] = d.max_message;
-    o->v[TRUFLUX_OPT_HANDSHAKE_TIMEOUT] = d.handshake_ms;
-    o->v[TRUFLUX_OPT_IDLE_TIMEOUT] = d.idle_ms;
-    o->v[TRUFLUX_OPT_HEARTBEAT] = d.heartbeat_ms;
-    o->v[TRUFLUX_OPT_SEND_HWM] = (int64_t)d.hwm;
-    o->v[TRUFLUX_OPT_SEND_LWM] = (int64_t)d.lwm;
-    o->v[TRUFLUX_OPT_CLOSE_TIMEOUT] = d.close_ms;
-    o->v[TRUFLUX_OPT_STRICT] = d.strict;
-    o->v[TRUFLUX_OPT_RECONNECT] = d.reconnect;
-    o->v[TRUFLUX_OPT_RECONNECT_MIN] = d.reconnect_min_ms;
-    o->v[TRUFLUX_OPT_RECONNECT_MAX] = d.reconnect_max_ms;
-    o->v[TRUFLUX_OPT_BACKLOG] = d.backlog;
+    o->ints[TRUFLUX_OPT_NODELAY] = d.nodelay;
+    o->ints[TRUFLUX_OPT_MAX_CONNECTIONS] = d.max_connections;
+    o->ints[TRUFLUX_OPT_MAX_MESSAGE_SIZE] = d.max_message;
+    o->ints[TRUFLUX_OPT_HANDSHAKE_TIMEOUT] = d.handshake_ms;
+    o->ints[TRUFLUX_OPT_IDLE_TIMEOUT] = d.idle_ms;
+    o->ints[TRUFLUX_OPT_HEARTBEAT] = d.heartbeat_ms;
+    o->ints[TRUFLUX_OPT_SEND_HWM] = (int64_t)d.hwm;
+    o->ints[TRUFLUX_OPT_SEND_LWM] = (int64_t)d.lwm;
+    o->ints[TRUFLUX_OPT_CLOSE_TIMEOUT] = d.close_ms;
+    o->ints[TRUFLUX_OPT_STRICT] = d.strict;
+    o->ints[TRUFLUX_OPT_RECONNECT] = d.reconnect;
+    o->ints[TRUFLUX_OPT_RECONNECT_MIN] = d.reconnect_min_ms;
+    o->ints[TRUFLUX_OPT_RECONNECT_MAX] = d.reconnect_max_ms;
+    o->ints[TRUFLUX_OPT_BACKLOG] = d.backlog;
+}
+
+option_kind option_kind_of(int key) {
+    if (option_check(key, 0) != TRUFLUX_ENOTFOUND) return OPT_INT;
+    switch (key) {
+    default:
+        return OPT_UNKNOWN;
+    }
+}
+
+int option_check_str(int key, const std::string &value) {
+    (void)key;
+    (void)value;
+    return 0;
+}
+
+const std::string *config::str(int key) const {
+    if (!strs) return nullptr;
+    auto it = strs->find(key);
+    return it == strs->end() ? nullptr : &it->second;
 }
 
 int option_check(int key, int64_t value) {
@@ -59,22 +78,23 @@ int option_check(int key, int64_t value) {
 config config_from(const tf_options *o) {
     config c;
     if (!o) return c;
-    c.nodelay = o->v[TRUFLUX_OPT_NODELAY] != 0;
-    c.max_connections = (uint32_t)o->v[TRUFLUX_OPT_MAX_CONNECTIONS];
-    c.max_message = (uint32_t)o->v[TRUFLUX_OPT_MAX_MESSAGE_SIZE];
-    c.handshake_ms = (uint32_t)o->v[TRUFLUX_OPT_HANDSHAKE_TIMEOUT];
-    c.idle_ms = (uint32_t)o->v[TRUFLUX_OPT_IDLE_TIMEOUT];
-    c.heartbeat_ms = (uint32_t)o->v[TRUFLUX_OPT_HEARTBEAT];
-    c.hwm = (uint64_t)o->v[TRUFLUX_OPT_SEND_HWM];
-    c.lwm = (uint64_t)o->v[TRUFLUX_OPT_SEND_LWM];
+    c.strs = std::make_shared<const std::map<int, std::string>>(o->strs);
+    c.nodelay = o->ints.at(TRUFLUX_OPT_NODELAY) != 0;
+    c.max_connections = (uint32_t)o->ints.at(TRUFLUX_OPT_MAX_CONNECTIONS);
+    c.max_message = (uint32_t)o->ints.at(TRUFLUX_OPT_MAX_MESSAGE_SIZE);
+    c.handshake_ms = (uint32_t)o->ints.at(TRUFLUX_OPT_HANDSHAKE_TIMEOUT);
+    c.idle_ms = (uint32_t)o->ints.at(TRUFLUX_OPT_IDLE_TIMEOUT);
+    c.heartbeat_ms = (uint32_t)o->ints.at(TRUFLUX_OPT_HEARTBEAT);
+    c.hwm = (uint64_t)o->ints.at(TRUFLUX_OPT_SEND_HWM);
+    c.lwm = (uint64_t)o->ints.at(TRUFLUX_OPT_SEND_LWM);
     if (c.lwm > c.hwm) c.lwm = c.hwm;
-    c.close_ms = (uint32_t)o->v[TRUFLUX_OPT_CLOSE_TIMEOUT];
-    c.strict = o->v[TRUFLUX_OPT_STRICT] != 0;
-    c.reconnect = o->v[TRUFLUX_OPT_RECONNECT] != 0;
-    c.reconnect_min_ms = (uint32_t)o->v[TRUFLUX_OPT_RECONNECT_MIN];
-    c.reconnect_max_ms = (uint32_t)o->v[TRUFLUX_OPT_RECONNECT_MAX];
+    c.close_ms = (uint32_t)o->ints.at(TRUFLUX_OPT_CLOSE_TIMEOUT);
+    c.strict = o->ints.at(TRUFLUX_OPT_STRICT) != 0;
+    c.reconnect = o->ints.at(TRUFLUX_OPT_RECONNECT) != 0;
+    c.reconnect_min_ms = (uint32_t)o->ints.at(TRUFLUX_OPT_RECONNECT_MIN);
+    c.reconnect_max_ms = (uint32_t)o->ints.at(TRUFLUX_OPT_RECONNECT_MAX);
     if (c.reconnect_max_ms < c.reconnect_min_ms) c.reconnect_max_ms = c.reconnect_min_ms;
-    c.backlog = (int)o->v[TRUFLUX_OPT_BACKLOG];
+    c.backlog = (int)o->ints.at(TRUFLUX_OPT_BACKLOG);
     return c;
 }
 

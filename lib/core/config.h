@@ -2,12 +2,16 @@
 // URL parser.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 
 #include <truflux/options.h>
 
 struct tf_options {
-    int64_t v[16];  // indexed by tf_option_t
+    std::map<int, int64_t> ints;        // every integer key, defaults filled in
+    std::map<int, std::string> strs;    // text and binary keys that are set
+    ~tf_options();
 };
 
 namespace tfcore {
@@ -27,7 +31,18 @@ struct config {
     uint32_t reconnect_min_ms = 100;
     uint32_t reconnect_max_ms = 10000;
     int backlog = 511;
+    // Text and binary options (paths, key material), shared by every connection's copy.
+    std::shared_ptr<const std::map<int, std::string>> strs;
+
+    // A text/binary option, or NULL when not set.
+    const std::string *str(int key) const;
 };
+
+enum option_kind { OPT_UNKNOWN, OPT_INT, OPT_STR, OPT_BYTES };
+// What kind of value a key takes.
+option_kind option_kind_of(int key);
+// Checks a text value for a key: 0 or TRUFLUX_EINVAL.
+int option_check_str(int key, const std::string &value);
 
 // Fills defaults into an options object.
 void options_defaults(tf_options *o);

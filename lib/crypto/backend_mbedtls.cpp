@@ -1,0 +1,270 @@
+// lib/crypto: the default backend, over mbedTLS 2.28 (Debian 12's libmbedcrypto).
+#ifndef TRUFLUX_CRYPTO_OPENSSL
+
+#include "crypto/backend.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <new>
+
+#include <mbedtls/chachapoly.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/md.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+
+#include <truflux/error.h>
+
+namespace tfc {
+
+const char *backend_name() { return "mbedtls"; }
+
+void wipe(void *p, size_t len) {
+    if (p && len) mbedtls_platform_zeroize(p, len);
+}
+
+// ---- CSPRNG ------------------------------------------------------------------------------
+
+namespace {
+
+// One CTR_DRBG per thread: no lock on the path that makes ephemeral keys, and no shared
+// state for mbedTLS's non-thread-safe DRBG. Seeded lazily from the OS entropy source and
+// reseeded when the process id changes, so a forked child never replays its parent's
+// stream.
+struct drbg {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context ctr;
+    pid_t pid = -1;
+    bool seeded = false;
+
+    drbg() {
+        mbedtls_entropy_init(&entropy);
+        mbedtls_ctr_drbg_init(&ctr);
+    }
+    ~drbg() {
+        mbedtls_ctr_drbg_free(&ctr);
+        mbedtls_entropy_free(&entropy);
+    }
+    drbg(const drbg &) = delete;
+    drbg &operator=(const drbg &) = delete;
+
+    int ready() {
+        pid_t now = getpid();
+        if (seeded && now == pid) return 0;
+        static const unsigned char pers[] = "truflux noise drbg";
+        int rc = seeded ? mbedtls_ctr_drbg_reseed(&ctr, nullptr, 0)
+                        : mbedtls_ctr_drbg_seed(&ctr, mbedtls_entropy_func, &entropy, pers,
+                                                sizeof pers - 1);
+        if (rc != 0) return TRUFLUX_EINTERNAL;
+        seeded = true;
+        pid = now;
+        return 0;
+    }
+};
+
+drbg &thread_drbg() {
+    thread_local drbg d;
+    return d;
+}
+
+// mbedTLS's f_rng signature, for the ECP blinding it does during scalar multiplication.
+int drbg_rng(void *, unsigned char *out, size_t len) {
+    return random_bytes(out, len) == 0 ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+
+}  // namespace
+
+int random_bytes(uint8_t *out, size_t len) {
+    drbg &d = thread_drbg();
+    int rc = d.ready();
+    for (size_t done = 0; rc == 0 && done < len;) {
+        size_t chunk = len - done;
+        if (chunk > MBEDTLS_CTR_DRBG_MAX_REQUEST) chunk = MBEDTLS_CTR_DRBG_MAX_REQUEST;
+        if (mbedtls_ctr_drbg_random(&d.ctr, out + done, chunk) != 0) rc = TRUFLUX_EINTERNAL;
+        done += chunk;
+    }
+    if (rc != 0) wipe(out, len);
+    return rc;
+}
+
+// ---- X25519 ------------------------------------------------------------------------------
+
+namespace {
+
+// X25519(k, u) with mbedTLS's Montgomery ladder. mbedTLS stores Curve25519 scalars and
+// u-coordinates as little-endian integers (RFC 7748's encoding), and insists on a clamped
+// scalar, so the key is clamped here rather than rejected. u == NULL means the base point.
+int x25519_mul(const uint8_t priv[DH_LEN], const uint8_t *u, uint8_t out[DH_LEN]) {
+    uint8_t k[DH_LEN];
+    std::memcpy(k, priv, DH_LEN);
+    k[0] &= 248;
+    k[31] &= 127;
+    k[31] |= 64;
+
+    mbedtls_ecp_group grp;
+    mbedtls_mpi d;
+    mbedtls_ecp_point P, R;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&d);
+    mbedtls_ecp_point_init(&P);
+    mbedtls_ecp_point_init(&R);
+
+    int rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_CURVE25519);
+    if (rc == 0) rc = mbedtls_mpi_read_binary_le(&d, k, DH_LEN);
+    // read_binary clears the top bit of u, as RFC 7748 section 5 asks.
+    if (rc == 0 && u) rc = mbedtls_ecp_point_read_binary(&grp, &P, u, DH_LEN);
+    if (rc == 0) rc = mbedtls_ecp_mul(&grp, &R, &d, u ? &P : &grp.G, drbg_rng, nullptr);
+    if (rc == 0) rc = mbedtls_mpi_write_binary_le(&R.X, out, DH_LEN);
+
+    int ret = 0;
+    if (rc == MBEDTLS_ERR_MPI_ALLOC_FAILED || rc == MBEDTLS_ERR_ECP_ALLOC_FAILED) {
+        ret = TRUFLUX_ENOMEM;
+    } else if (u && (rc == MBEDTLS_ERR_ECP_INVALID_KEY || rc == MBEDTLS_ERR_MPI_NOT_ACCEPTABLE)) {
+        // mbedTLS's public-key check refuses the known low-order u values (our clamped
+        // scalar always passes its private-key check); any other low-order u would end the
+        // ladder at infinity (Z = 0), which it cannot normalise. Either way the output
+        // would be RFC 7748's all-zero secret: the peer's key is bad.
+        ret = TRUFLUX_EPROTO;
+    } else if (rc != 0) {
+        ret = TRUFLUX_EINTERNAL;
+    }
+    if (ret != 0) wipe(out, DH_LEN);
+
+    wipe(k, sizeof k);
+    mbedtls_ecp_point_free(&R);  // the mpi frees zeroize their limbs
+    mbedtls_ecp_point_free(&P);
+    mbedtls_mpi_free(&d);
+    mbedtls_ecp_group_free(&grp);
+    return ret;
+}
+
+}  // namespace
+
+int x25519_public(const uint8_t priv[DH_LEN], uint8_t pub[DH_LEN]) {
+    return x25519_mul(priv, nullptr, pub);
+}
+
+int x25519_keypair(uint8_t priv[DH_LEN], uint8_t pub[DH_LEN]) {
+    int rc = random_bytes(priv, DH_LEN);
+    if (rc == 0) rc = x25519_public(priv, pub);
+    if (rc != 0) wipe(priv, DH_LEN);
+    return rc;
+}
+
+int x25519(const uint8_t priv[DH_LEN], const uint8_t pub[DH_LEN], uint8_t shared[DH_LEN]) {
+    int rc = x25519_mul(priv, pub, shared);
+    if (rc != 0) return rc;
+    uint8_t acc = 0;
+    for (size_t i = 0; i < DH_LEN; i++) acc |= shared[i];
+    // Belt and braces: the ladder already fails for low-order points.
+    return acc == 0 ? TRUFLUX_EPROTO : 0;
+}
+
+// ---- SHA-256, HMAC -----------------------------------------------------------------------
+
+int hash_sha256(const span *parts, size_t n, uint8_t out[HASH_LEN]) {
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    int rc = mbedtls_sha256_starts_ret(&c, 0);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (parts[i].len) rc = mbedtls_sha256_update_ret(&c, parts[i].data, parts[i].len);
+    if (rc == 0) rc = mbedtls_sha256_finish_ret(&c, out);
+    mbedtls_sha256_free(&c);
+    if (rc != 0) {
+        wipe(out, HASH_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
+                uint8_t out[HASH_LEN]) {
+    mbedtls_md_context_t c;
+    mbedtls_md_init(&c);
+    int rc = mbedtls_md_setup(&c, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+    if (rc == 0) rc = mbedtls_md_hmac_starts(&c, key, key_len);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (parts[i].len) rc = mbedtls_md_hmac_update(&c, parts[i].data, parts[i].len);
+    if (rc == 0) rc = mbedtls_md_hmac_finish(&c, out);
+    mbedtls_md_free(&c);  // zeroizes the padded key it kept
+    if (rc != 0) {
+        wipe(out, HASH_LEN);
+        return rc == MBEDTLS_ERR_MD_ALLOC_FAILED ? TRUFLUX_ENOMEM : TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+// ---- AEAD --------------------------------------------------------------------------------
+
+struct aead::impl {
+    mbedtls_chachapoly_context chacha;
+    mbedtls_gcm_context gcm;
+};
+
+void aead::clear() {
+    if (!impl_) return;
+    mbedtls_chachapoly_free(&impl_->chacha);  // both zeroize their key schedules
+    mbedtls_gcm_free(&impl_->gcm);
+    delete impl_;
+    impl_ = nullptr;
+}
+
+int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
+    clear();
+    impl *p = new (std::nothrow) impl;
+    if (!p) return TRUFLUX_ENOMEM;
+    mbedtls_chachapoly_init(&p->chacha);
+    mbedtls_gcm_init(&p->gcm);
+    impl_ = p;
+    c_ = c;
+    int rc = c == cipher::chachapoly
+                 ? mbedtls_chachapoly_setkey(&p->chacha, key)
+                 : mbedtls_gcm_setkey(&p->gcm, MBEDTLS_CIPHER_ID_AES, key, KEY_LEN * 8);
+    if (rc != 0) {
+        clear();
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
+                     const uint8_t *pt, size_t len, uint8_t *out) {
+    if (!impl_) return TRUFLUX_EINVAL;
+    int rc = c_ == cipher::chachapoly
+                 ? mbedtls_chachapoly_encrypt_and_tag(&impl_->chacha, len, iv, ad, ad_len, pt,
+                                                      out, out + len)
+                 : mbedtls_gcm_crypt_and_tag(&impl_->gcm, MBEDTLS_GCM_ENCRYPT, len, iv, IV_LEN,
+                                             ad, ad_len, pt, out, TAG_LEN, out + len);
+    if (rc != 0) {
+        wipe(out, len + TAG_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
+                     const uint8_t *ct, size_t ct_len, uint8_t *out) {
+    if (!impl_ || ct_len < TAG_LEN) return TRUFLUX_EINVAL;
+    size_t len = ct_len - TAG_LEN;
+    int rc;
+    if (c_ == cipher::chachapoly) {
+        rc = mbedtls_chachapoly_auth_decrypt(&impl_->chacha, len, iv, ad, ad_len, ct + len, ct,
+                                             out);
+        if (rc == MBEDTLS_ERR_CHACHAPOLY_AUTH_FAILED) rc = ERR_DECRYPT;
+    } else {
+        rc = mbedtls_gcm_auth_decrypt(&impl_->gcm, len, iv, IV_LEN, ad, ad_len, ct + len,
+                                      TAG_LEN, ct, out);
+        if (rc == MBEDTLS_ERR_GCM_AUTH_FAILED) rc = ERR_DECRYPT;
+    }
+    if (rc == 0) return 0;
+    wipe(out, len);  // mbedTLS does so on a bad tag; make it hold for every failure
+    return rc == ERR_DECRYPT ? ERR_DECRYPT : TRUFLUX_EINTERNAL;
+}
+
+}  // namespace tfc
+
+#endif  // !TRUFLUX_CRYPTO_OPENSSL

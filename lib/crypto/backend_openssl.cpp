@@ -1,0 +1,237 @@
+// lib/crypto: the optional backend, over OpenSSL 3 libcrypto (EVP). It exists because
+// mbedTLS 2.28's AEADs are many times slower on this CPU (docs/CRYPTO.md has the numbers).
+// Compiled only with -DTRUFLUX_CRYPTO_OPENSSL; the default build compiles this file to
+// nothing.
+#ifdef TRUFLUX_CRYPTO_OPENSSL
+
+#include "crypto/backend.h"
+
+#include <climits>
+#include <cstring>
+#include <new>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <truflux/error.h>
+
+namespace tfc {
+
+const char *backend_name() { return "openssl"; }
+
+void wipe(void *p, size_t len) {
+    if (p && len) OPENSSL_cleanse(p, len);
+}
+
+// OpenSSL's DRBG is per thread and reseeds itself after fork().
+int random_bytes(uint8_t *out, size_t len) {
+    for (size_t done = 0; done < len;) {
+        size_t chunk = len - done;
+        if (chunk > INT_MAX) chunk = INT_MAX;
+        if (RAND_bytes(out + done, int(chunk)) != 1) {
+            wipe(out, len);
+            return TRUFLUX_EINTERNAL;
+        }
+        done += chunk;
+    }
+    return 0;
+}
+
+// ---- X25519 ------------------------------------------------------------------------------
+
+int x25519_public(const uint8_t priv[DH_LEN], uint8_t pub[DH_LEN]) {
+    // OpenSSL clamps the raw private key itself when it uses it.
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv, DH_LEN);
+    if (!k) return TRUFLUX_EINTERNAL;
+    size_t len = DH_LEN;
+    int ok = EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == DH_LEN;
+    EVP_PKEY_free(k);  // cleanses the private key it held
+    if (!ok) {
+        wipe(pub, DH_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+int x25519_keypair(uint8_t priv[DH_LEN], uint8_t pub[DH_LEN]) {
+    int rc = random_bytes(priv, DH_LEN);
+    if (rc == 0) rc = x25519_public(priv, pub);
+    if (rc != 0) wipe(priv, DH_LEN);
+    return rc;
+}
+
+int x25519(const uint8_t priv[DH_LEN], const uint8_t pub[DH_LEN], uint8_t shared[DH_LEN]) {
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv, DH_LEN);
+    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, pub, DH_LEN);
+    EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, nullptr) : nullptr;
+    int rc = TRUFLUX_EINTERNAL;
+    if (ctx && peer && EVP_PKEY_derive_init(ctx) == 1) {
+        size_t len = DH_LEN;
+        // OpenSSL refuses an all-zero result (a low-order public key) in set_peer or
+        // derive; everything before this point was our own key handling.
+        rc = EVP_PKEY_derive_set_peer(ctx, peer) == 1 &&
+                     EVP_PKEY_derive(ctx, shared, &len) == 1 && len == DH_LEN
+                 ? 0
+                 : TRUFLUX_EPROTO;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(k);
+    if (rc == 0) {
+        uint8_t acc = 0;
+        for (size_t i = 0; i < DH_LEN; i++) acc |= shared[i];
+        if (acc == 0) rc = TRUFLUX_EPROTO;
+    }
+    if (rc != 0) wipe(shared, DH_LEN);
+    return rc;
+}
+
+// ---- SHA-256, HMAC -----------------------------------------------------------------------
+
+int hash_sha256(const span *parts, size_t n, uint8_t out[HASH_LEN]) {
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c) {
+        wipe(out, HASH_LEN);
+        return TRUFLUX_ENOMEM;
+    }
+    unsigned int len = 0;
+    int ok = EVP_DigestInit_ex(c, EVP_sha256(), nullptr) == 1;
+    for (size_t i = 0; ok && i < n; i++)
+        if (parts[i].len) ok = EVP_DigestUpdate(c, parts[i].data, parts[i].len) == 1;
+    ok = ok && EVP_DigestFinal_ex(c, out, &len) == 1 && len == HASH_LEN;
+    EVP_MD_CTX_free(c);
+    if (!ok) {
+        wipe(out, HASH_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+namespace {
+
+// Fetched once: an implicit fetch per HMAC would search the provider store each time.
+EVP_MAC *hmac_algorithm() {
+    static EVP_MAC *mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    return mac;
+}
+
+}  // namespace
+
+int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
+                uint8_t out[HASH_LEN]) {
+    EVP_MAC *mac = hmac_algorithm();
+    EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+    if (!c) {
+        wipe(out, HASH_LEN);
+        return mac ? TRUFLUX_ENOMEM : TRUFLUX_EINTERNAL;
+    }
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    // A NULL key means "keep the previous key" to EVP_MAC_init; an empty key is a real key.
+    static const uint8_t no_key = 0;
+    size_t len = 0;
+    int ok = EVP_MAC_init(c, key_len ? key : &no_key, key_len, params) == 1;
+    for (size_t i = 0; ok && i < n; i++)
+        if (parts[i].len) ok = EVP_MAC_update(c, parts[i].data, parts[i].len) == 1;
+    ok = ok && EVP_MAC_final(c, out, &len, HASH_LEN) == 1 && len == HASH_LEN;
+    EVP_MAC_CTX_free(c);  // cleanses the key schedule
+    if (!ok) {
+        wipe(out, HASH_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+// ---- AEAD --------------------------------------------------------------------------------
+
+// One context per direction, each keyed once: a message then only sets its IV. (A
+// HandshakeState's cipher both encrypts and decrypts, so one context would be re-keyed on
+// every change of direction.)
+struct aead::impl {
+    EVP_CIPHER_CTX *enc = nullptr;
+    EVP_CIPHER_CTX *dec = nullptr;
+};
+
+void aead::clear() {
+    if (!impl_) return;
+    EVP_CIPHER_CTX_free(impl_->enc);  // cleanses the key schedule
+    EVP_CIPHER_CTX_free(impl_->dec);
+    delete impl_;
+    impl_ = nullptr;
+}
+
+int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
+    clear();
+    impl *p = new (std::nothrow) impl;
+    if (!p) return TRUFLUX_ENOMEM;
+    impl_ = p;
+    c_ = c;
+    p->enc = EVP_CIPHER_CTX_new();
+    p->dec = EVP_CIPHER_CTX_new();
+    if (!p->enc || !p->dec) {
+        clear();
+        return TRUFLUX_ENOMEM;
+    }
+    const EVP_CIPHER *alg = c == cipher::chachapoly ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
+    if (EVP_EncryptInit_ex(p->enc, alg, nullptr, key, nullptr) != 1 ||
+        EVP_DecryptInit_ex(p->dec, alg, nullptr, key, nullptr) != 1) {
+        clear();
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
+                     const uint8_t *pt, size_t len, uint8_t *out) {
+    if (!impl_ || len > INT_MAX || ad_len > INT_MAX) return TRUFLUX_EINVAL;
+    EVP_CIPHER_CTX *c = impl_->enc;
+    int outl = 0, finl = 0;
+    bool ok = EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, iv) == 1;
+    if (ok && ad_len) ok = EVP_EncryptUpdate(c, nullptr, &outl, ad, int(ad_len)) == 1;
+    outl = 0;
+    if (ok && len) ok = EVP_EncryptUpdate(c, out, &outl, pt, int(len)) == 1;
+    ok = ok && EVP_EncryptFinal_ex(c, out + outl, &finl) == 1 && size_t(outl + finl) == len;
+    ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, int(TAG_LEN), out + len) == 1;
+    if (!ok) {
+        wipe(out, len + TAG_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
+    return 0;
+}
+
+int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
+                     const uint8_t *ct, size_t ct_len, uint8_t *out) {
+    if (!impl_ || ct_len < TAG_LEN || ct_len - TAG_LEN > INT_MAX || ad_len > INT_MAX)
+        return TRUFLUX_EINVAL;
+    size_t len = ct_len - TAG_LEN;
+    EVP_CIPHER_CTX *c = impl_->dec;
+    // The ctrl takes a non-const pointer (it only copies the tag): hand it our own copy.
+    uint8_t tag[TAG_LEN];
+    std::memcpy(tag, ct + len, TAG_LEN);
+    int outl = 0, finl = 0;
+    bool ok = EVP_DecryptInit_ex(c, nullptr, nullptr, nullptr, iv) == 1;
+    ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, int(TAG_LEN), tag) == 1;
+    if (ok && ad_len) ok = EVP_DecryptUpdate(c, nullptr, &outl, ad, int(ad_len)) == 1;
+    outl = 0;
+    if (ok && len) ok = EVP_DecryptUpdate(c, out, &outl, ct, int(len)) == 1;
+    if (!ok) {
+        wipe(out, len);
+        return TRUFLUX_EINTERNAL;
+    }
+    // Only Final checks the tag; the plaintext Update wrote must not survive a failure.
+    if (EVP_DecryptFinal_ex(c, out + outl, &finl) != 1 || size_t(outl + finl) != len) {
+        wipe(out, len);
+        return ERR_DECRYPT;
+    }
+    return 0;
+}
+
+}  // namespace tfc
+
+#endif  // TRUFLUX_CRYPTO_OPENSSL
