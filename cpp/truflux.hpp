@@ -22,6 +22,7 @@
 #include <truflux/truflux.h>
 
 #include <truflux/error.hpp>
+#include <truflux/security.hpp>
 #include <truflux/message.hpp>
 #include <truflux/conn.hpp>
 #include <truflux/loop.hpp>
@@ -30,6 +31,7 @@
 #include <truflux/endpoint.hpp>
 #include <truflux/server.hpp>
 #include <truflux/client.hpp>
+#include <truflux/file.hpp>
 
 #include <string>
 

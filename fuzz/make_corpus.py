@@ -89,9 +89,27 @@ def validate_inputs():
     return out
 
 
+def secure_frame_inputs():
+    """fuzz_secure_frame: offers (mode 0), keyless record streams (mode 1: the plaintext is
+    the inner frames), keyed streams (mode 2), writer/reader round trips (mode 3)."""
+    out = {}
+    out["offer_server"] = bytes([0, 1, 2, 4, 3, 2, 1, 0, 2, 1, 0, 32]) + bytes(range(32))
+    out["offer_client"] = bytes([0, 1, 1, 2, 0, 1, 2, 0, 1, 0])
+    inner = frame(0x22, 1) + frame(0x12, fnv_id("echo"), b"hi") + frame(0x24, 0)
+    # A keyless CipherState passes bytes through (no tag), but a record is at least 16 long.
+    out["stream_one_record"] = bytes([1]) + frame(0x21, 0, inner)
+    big = frame(0x11, fnv_id("chat"), b"x" * 100)
+    out["stream_split_frame"] = (bytes([1]) + frame(0x21, 0, big[:40])
+                                 + frame(0x21, 1, big[40:]))
+    out["stream_keyed"] = bytes([2]) + frame(0x21, 0, b"\x55" * 40)
+    out["roundtrip"] = bytes([3, 0, 0, 10, 2, 0, 200, 1, 255, 255, 3, 0, 1])
+    return out
+
+
 def main():
     for target, inputs in (("fuzz_frame", frame_inputs()), ("fuzz_hello", hello_inputs()),
-                           ("fuzz_validate", validate_inputs())):
+                           ("fuzz_validate", validate_inputs()),
+                           ("fuzz_secure_frame", secure_frame_inputs())):
         for name, data in inputs.items():
             write(target, name, data)
 

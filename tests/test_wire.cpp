@@ -172,7 +172,9 @@ void test_reserved_bit(void **) {
 
 void test_unknown_kinds(void **) {
     for (int k = 0; k < 256; k++) {
-        bool known = (k >= 0x01 && k <= 0x06) || (k >= 0x10 && k <= 0x13);
+        bool known = (k >= 0x01 && k <= 0x06) || (k >= 0x10 && k <= 0x13) ||
+                     (k >= 0x30 && k <= 0x39) ||  // file transfer (§23), limits in test_files_wire
+                     (k >= 0x20 && k <= 0x24);    // secure layer (§24), test_secure_unit
         uint8_t h[tfw::HEADER_SIZE];
         tfw::header_write(h, uint8_t(k), 0, 0);
         assert_int_equal(tfw::header_check(h, 100), known ? 0 : TRUFLUX_EPROTO);

@@ -16,5 +16,8 @@ struct Command {
 
 int serve_main(int argc, char **argv);
 int connect_main(int argc, char **argv);
+int send_file_main(int argc, char **argv);  // tools/send_file.cpp
+int bench_main(int argc, char **argv);  // tools/bench/
+int keygen_main(int argc, char **argv);  // tools/keygen.cpp
 
 }  // namespace tfcli

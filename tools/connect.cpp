@@ -24,6 +24,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "json_msgpack.hpp"
+#include "security_opts.hpp"
 
 namespace tfcli {
 namespace {
@@ -31,7 +32,8 @@ namespace {
 const char connect_usage[] =
     "usage: truflux connect URL [--message echo|chat] [--type TYPE] [--wait SECONDS]\n"
     "\n"
-    "Connects to URL (tcp://HOST:PORT) speaking the `truflux serve` protocol (echo, chat).\n"
+    "Connects to URL (tcp://HOST:PORT, or ws://HOST:PORT/PATH for WebSocket) speaking the\n"
+    "`truflux serve` protocol (echo, chat).\n"
     "Sends each line of standard input (without its newline) as one message, and prints\n"
     "every message received as NAME<TAB>PAYLOAD: text as is, binary as 0x-prefixed hex,\n"
     "MessagePack as mp:-prefixed hex, empty as nothing. At end of input, waits for the\n"
@@ -48,7 +50,8 @@ const char connect_usage[] =
 constexpr std::size_t max_queued_lines = 256;
 
 int usage_error(const std::string &msg) {
-    std::fprintf(stderr, "truflux connect: %s\n\n%s", msg.c_str(), connect_usage);
+    std::fprintf(stderr, "truflux connect: %s\n\n%s%s", msg.c_str(), connect_usage,
+                 security_usage(false));
     return exit_usage;
 }
 
@@ -347,12 +350,14 @@ private:
 int connect_main(int argc, char **argv) {
     Args args;
     std::string err;
-    const std::vector<OptSpec> specs = {
+    std::vector<OptSpec> specs = {
         {"message", true}, {"type", true}, {"wait", true}, {"help", false}};
+    add_security_specs(specs, false);
     if (!args.parse(argc, argv, specs, err))
         return usage_error(err);
     if (args.has("help")) {
         std::fputs(connect_usage, stdout);
+        std::fputs(security_usage(false), stdout);
         return exit_ok;
     }
     if (args.positionals().size() != 1)
@@ -378,13 +383,22 @@ int connect_main(int argc, char **argv) {
     if (args.has("wait") && !parse_seconds(args.get("wait"), wait_s))
         return usage_error("--wait wants a number of seconds");
 
+    truflux::Options opts;
+    try {
+        std::string security_err = apply_security(args, false, opts);
+        if (!security_err.empty())
+            return usage_error(security_err);
+    } catch (const truflux::error &e) {
+        return usage_error(std::string("bad option value: ") + e.what());
+    }
+
     signal(SIGPIPE, SIG_IGN);
     try {
         truflux::Loop loop;
         truflux::Protocol proto;
         proto.add("echo");
         proto.add("chat");
-        truflux::Client client(loop, proto);
+        truflux::Client client(loop, proto, opts);
         Connector conn(loop, client, message, type, wait_s);
         conn.install();
         try {

@@ -12,6 +12,12 @@ const tfcli::Command commands[] = {
     {"serve", "run a server answering `echo` and relaying `chat`", tfcli::serve_main},
     {"connect", "connect to a server, send standard input line by line, print what arrives",
      tfcli::connect_main},
+    {"send-file", "send files to a server (`serve --accept-files`), with a progress bar",
+     tfcli::send_file_main},
+    {"bench", "measure roundtrips against the loopback floor, ZeroMQ, NNG and ws",
+     tfcli::bench_main},
+    {"keygen", "make a key pair for the secure layer: NAME.key and NAME.pub",
+     tfcli::keygen_main},
 };
 
 void usage(std::FILE *out) {

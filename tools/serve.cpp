@@ -16,12 +16,15 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "serve_files.hpp"
+#include "serve_web.hpp"
+#include "security_opts.hpp"
 
 namespace tfcli {
 namespace {
 
 const char serve_usage[] =
-    "usage: truflux serve --tcp HOST:PORT [--tcp HOST:PORT ...] [options]\n"
+    "usage: truflux serve --tcp HOST:PORT [--tcp HOST:PORT ...] [--web [HOST:]PORT] [options]\n"
     "\n"
     "Serves two messages: `echo` (any type) comes back to its sender unchanged; `chat` (any\n"
     "type) is relayed to every other client. PORT 0 picks a free port. Prints\n"
@@ -30,16 +33,23 @@ const char serve_usage[] =
     "\n"
     "options:\n"
     "  --tcp HOST:PORT           listen on this address (repeatable; [::1]:PORT for IPv6)\n"
+    "  --ws HOST:PORT            listen for WebSocket clients, ws://HOST:PORT (repeatable)\n"
+    "  --web [HOST:]PORT         serve the chat page at http://HOST:PORT/ and WebSocket\n"
+    "                            clients at ws://HOST:PORT/truflux (HOST 127.0.0.1 if omitted);\n"
+    "                            prints \"truflux web page on http://HOST:PORT/\"\n"
+    "  --accept-websocket        --tcp addresses also take WebSocket clients (same port)\n"
     "  --max-connections N       open connections at most\n"
     "  --max-message-size N      largest payload accepted, in bytes\n"
     "  --idle-timeout MS         close a connection silent for this long (0: never)\n"
     "  --close-timeout MS        graceful close: wait at most this for peers (default 3000)\n"
     "  --strict                  refuse clients whose protocol definition differs\n"
+    "  --accept-files DIR        accept every file clients send (truflux send-file) into DIR\n"
     "  --quiet                   no connect/disconnect lines\n"
     "  --help                    this text\n";
 
 int usage_error(const std::string &msg) {
-    std::fprintf(stderr, "truflux serve: %s\n\n%s", msg.c_str(), serve_usage);
+    std::fprintf(stderr, "truflux serve: %s\n\n%s%s", msg.c_str(), serve_usage,
+                 security_usage(true));
     return exit_usage;
 }
 
@@ -141,22 +151,52 @@ private:
 int serve_main(int argc, char **argv) {
     Args args;
     std::string err;
-    const std::vector<OptSpec> specs = {
+    std::vector<OptSpec> specs = {
         {"tcp", true},          {"max-connections", true}, {"max-message-size", true},
         {"idle-timeout", true}, {"close-timeout", true},   {"strict", false},
-        {"quiet", false},       {"help", false},
+        {"quiet", false},       {"help", false},           {"accept-files", true},
+        {"ws", true},           {"web", true},             {"accept-websocket", false},
     };
+    add_security_specs(specs, true);
     if (!args.parse(argc, argv, specs, err))
         return usage_error(err);
     if (args.has("help")) {
         std::fputs(serve_usage, stdout);
+        std::fputs(security_usage(true), stdout);
         return exit_ok;
     }
     if (!args.positionals().empty())
         return usage_error("unexpected argument " + args.positionals().front());
     std::vector<std::string> tcp = args.all("tcp");
-    if (tcp.empty())
-        return usage_error("--tcp HOST:PORT is required");
+    std::vector<std::string> wsl = args.all("ws");
+    if (tcp.empty() && wsl.empty() && !args.has("web") && !args.has("tls"))
+        return usage_error("--tcp HOST:PORT is required (or --ws, --web, --tls)");
+    if (args.has("accept-files")) {
+        std::string why = check_accept_dir(args.get("accept-files"));
+        if (!why.empty())
+            return usage_error("--accept-files: " + why);
+    }
+    for (const std::string &spec : wsl) {
+        std::string host, port;
+        if (!split_host_port(spec, host, port))
+            return usage_error("--ws wants HOST:PORT, got " + spec);
+    }
+    std::string web_host = "127.0.0.1";
+    std::int64_t web_port = -1;
+    if (args.has("web")) {
+        std::string spec = args.get("web"), port = spec;
+        if (spec.find(':') != std::string::npos && !split_host_port(spec, web_host, port))
+            return usage_error("--web wants [HOST:]PORT, got " + spec);
+        if (!parse_int(port, 0, 65535, web_port))
+            return usage_error("--web wants [HOST:]PORT, got " + spec);
+        if (web_host.size() > 2 && web_host.front() == '[' && web_host.back() == ']')
+            web_host = web_host.substr(1, web_host.size() - 2);
+        if (!web_page_built()) {
+            std::fprintf(stderr, "truflux serve: this build has no web page: run `npm ci` in "
+                                 "bindings/js (Node.js and npm), then rebuild\n");
+            return exit_failure;
+        }
+    }
 
     std::vector<std::string> hosts, ports;
     for (const std::string &spec : tcp) {
@@ -193,6 +233,11 @@ int serve_main(int argc, char **argv) {
         opts.close_timeout(close_timeout);
         if (args.has("strict"))
             opts.strict(true);
+        if (args.has("accept-websocket"))
+            opts.accept_websocket(true);
+        std::string security_err = apply_security(args, true, opts);
+        if (!security_err.empty())
+            return usage_error(security_err);
     } catch (const truflux::error &e) {
         std::fprintf(stderr, "truflux serve: bad option value: %s\n", e.what());
         return exit_usage;
@@ -224,6 +269,10 @@ int serve_main(int argc, char **argv) {
 
         truflux::Server server(loop, proto, opts);
         server_ptr = &server;
+        report_security(server, quiet);
+        std::unique_ptr<FileReceiver> file_rx;
+        if (args.has("accept-files"))
+            file_rx = accept_files(server, args.get("accept-files"), quiet);
         ShutdownWaiter *waiter_ptr = nullptr;
 
         server.on_open([quiet, &server](truflux::ConnectionRef c) {
@@ -268,12 +317,43 @@ int serve_main(int argc, char **argv) {
                 return exit_failure;
             }
         }
+        for (const std::string &spec : wsl) {
+            std::string url = "ws://" + spec;
+            try {
+                server.listen(url);
+            } catch (const truflux::error &e) {
+                std::fprintf(stderr, "truflux serve: cannot listen on %s: %s\n", url.c_str(),
+                             e.what());
+                return exit_failure;
+            }
+        }
+        if (!listen_tls(server, args, tcp.empty() && wsl.empty()))
+            return exit_failure;
         // The C API reports the port of the first listener only; others print as given.
         for (std::size_t i = 0; i < tcp.size(); ++i) {
             std::string port = ports[i];
             if (i == 0)
                 port = std::to_string(server.port());
             std::printf("truflux listening on tcp://%s:%s\n", hosts[i].c_str(), port.c_str());
+        }
+        for (std::size_t i = 0; i < wsl.size(); ++i) {
+            std::string spec = wsl[i];
+            if (i == 0 && tcp.empty())
+                spec = spec.substr(0, spec.rfind(':') + 1) + std::to_string(server.port());
+            std::printf("truflux listening on ws://%s\n", spec.c_str());
+        }
+        // Declared after the server: destroyed first, it unbinds before the server goes.
+        tfcli::WebFront web;
+        if (web_port >= 0) {
+            std::string err;
+            if (!web.start(loop.event_base(), server.handle(), web_host,
+                           static_cast<int>(web_port), err)) {
+                std::fprintf(stderr, "truflux serve: --web: %s\n", err.c_str());
+                return exit_failure;
+            }
+            bool v6 = web_host.find(':') != std::string::npos;
+            std::printf("truflux web page on http://%s%s%s:%d/\n", v6 ? "[" : "",
+                        web_host.c_str(), v6 ? "]" : "", web.port());
         }
         std::fflush(stdout);
 

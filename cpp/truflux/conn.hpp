@@ -8,7 +8,9 @@
 
 #include <truflux/error.hpp>
 #include <truflux/message.hpp>
+#include <truflux/security.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -109,6 +111,42 @@ public:
 
     // True from the end of the hello until the connection closes. Any thread.
     bool is_open() const noexcept { return h() && tf_conn_is_open(h()) != 0; }
+
+    // The transport: "tcp", "ws" (the 2015 module's read-only `ws`), ... Any thread.
+    std::string_view transport() const noexcept {
+        const char *t = h() ? tf_conn_transport(h()) : nullptr;
+        return t ? std::string_view(t) : std::string_view();
+    }
+    bool is_websocket() const noexcept { return transport() == "ws" || transport() == "wss"; }
+
+    // The secure layer: switch a direction's encryption (any thread; throws ENOTSUP without
+    // a secure layer, ENOTSECURE to switch off where it is required), read it (the seed's
+    // `secure` is Direction::Send, `peerSecure` Direction::Recv), and what the handshake
+    // established (throws ENOTSUP without a secure layer).
+    void set_secure(Direction d, bool on) const {
+        check(tf_conn_set_secure(h(), static_cast<int>(d), on ? 1 : 0));
+    }
+    bool secure(Direction d = Direction::Send) const {
+        return check(tf_conn_secure(h(), static_cast<int>(d))) != 0;
+    }
+    bool peer_secure() const { return secure(Direction::Recv); }
+    SecureInfo secure_info() const {
+        tf_secure_info_t i{};
+        i.size = sizeof i;
+        check(tf_conn_secure_info(h(), &i));
+        SecureInfo out;
+        out.established = i.established != 0;
+        out.pattern = static_cast<Pattern>(i.pattern < 0 ? 0 : i.pattern);
+        out.cipher = static_cast<Cipher>(i.cipher < 0 ? 0 : i.cipher);
+        out.has_peer_key = i.has_peer_key != 0;
+        std::copy(i.peer_key, i.peer_key + 32, out.peer_key.begin());
+        std::copy(i.handshake_hash, i.handshake_hash + 32, out.handshake_hash.begin());
+        out.rekeys_sent = i.rekeys_sent;
+        out.rekeys_received = i.rekeys_received;
+        out.records_sent = i.records_sent;
+        out.records_received = i.records_received;
+        return out;
+    }
 
     // The id of a message of the connection's protocol; throws ENOTFOUND.
     std::uint32_t message_id(const char *name) const {

@@ -33,6 +33,13 @@ using CloseHandler = std::function<void(ConnectionRef, int reason, bool remote)>
 using ErrorHandler = std::function<void(ConnectionRef, int code, std::string_view detail)>;
 // The send queue fell to the low-water mark after a send returned false.
 using DrainHandler = std::function<void(ConnectionRef)>;
+// The secure handshake finished (before on_open when the open waits for it).
+using SecureHandler = std::function<void(ConnectionRef)>;
+// The connection could not be secured: ENOCIPHER, EPIN, EAUTH, ENOTSECURE, EHANDSHAKE, ...
+using SecureFailHandler = std::function<void(ConnectionRef, int code, std::string_view detail)>;
+// Server: whether a client's static key (XX, IK) is authorised. Runs during the handshake;
+// an exception refuses the key (and goes to on_error).
+using AuthorizeHandler = std::function<bool(ConnectionRef, const Key &)>;
 
 namespace detail {
 
@@ -49,6 +56,9 @@ public:
     CloseHandler on_close;
     ErrorHandler on_error;
     DrainHandler on_drain;
+    SecureHandler on_secure;
+    SecureFailHandler on_secure_fail;
+    AuthorizeHandler authorize;
 
     // The C protocol, valid while the C server/client lives (it holds a reference), even
     // after the Protocol object that created it is gone.
@@ -62,7 +72,24 @@ public:
         c.on_close = &Endpoint::close_cb;
         c.on_error = &Endpoint::error_cb;
         c.on_drain = &Endpoint::drain_cb;
+        c.on_secure = &Endpoint::secure_cb;
+        c.on_secure_fail = &Endpoint::secure_fail_cb;
         return c;
+    }
+
+    // The C authorisation callback; its user pointer is this Endpoint.
+    static int authorize_cb(void *user, tf_conn_t *c, const std::uint8_t key[32]) noexcept {
+        Endpoint *e = self(user);
+        Scope scope(e);
+        if (!e->authorize)
+            return 1;
+        bool ok = false;
+        e->guarded(c, [&] {
+            Key k;
+            std::copy(key, key + 32, k.begin());
+            ok = e->authorize(ConnectionRef(c), k);
+        });
+        return ok ? 1 : 0;
     }
 
     static void dispose(Endpoint *e) noexcept {
@@ -164,6 +191,20 @@ private:
             e->guarded(c, [&] { e->on_drain(ConnectionRef(c)); });
     }
 
+    static void secure_cb(void *user, tf_conn_t *c) noexcept {
+        Endpoint *e = self(user);
+        Scope scope(e);
+        if (e->on_secure)
+            e->guarded(c, [&] { e->on_secure(ConnectionRef(c)); });
+    }
+
+    static void secure_fail_cb(void *user, tf_conn_t *c, int code, const char *detail) noexcept {
+        Endpoint *e = self(user);
+        Scope scope(e);
+        if (e->on_secure_fail)
+            e->guarded(c, [&] { e->on_secure_fail(ConnectionRef(c), code, detail ? detail : ""); });
+    }
+
     LoopState *loop_;
     std::shared_ptr<Handlers> handlers_;
     tf_protocol_t *proto_;
@@ -181,6 +222,8 @@ public:
     D &on_close(CloseHandler f) { return set(&Endpoint::on_close, std::move(f)); }
     D &on_error(ErrorHandler f) { return set(&Endpoint::on_error, std::move(f)); }
     D &on_drain(DrainHandler f) { return set(&Endpoint::on_drain, std::move(f)); }
+    D &on_secure(SecureHandler f) { return set(&Endpoint::on_secure, std::move(f)); }
+    D &on_secure_fail(SecureFailHandler f) { return set(&Endpoint::on_secure_fail, std::move(f)); }
 
 private:
     template <class F>

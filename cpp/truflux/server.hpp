@@ -113,6 +113,30 @@ public:
         return true;
     }
 
+    // Serves WebSocket upgrades at `path` of a libevent evhttp (a struct evhttp * on this
+    // server's loop) while its other paths keep serving HTTP (truflux/http.h). Unbind, or
+    // destroy the server, before evhttp_free. Throws EEXIST (the path has a handler), EINVAL.
+    Server &bind_http(void *evhttp, const std::string &path = "/") {
+        detail::check_call(tf_server_bind_http(h(), evhttp, path.c_str()));
+        return *this;
+    }
+    // Removes that binding; throws ENOTFOUND when there is none.
+    Server &unbind_http(void *evhttp, const std::string &path = "/") {
+        detail::check_call(tf_server_unbind_http(h(), evhttp, path.c_str()));
+        return *this;
+    }
+
+    // Decides which client keys (XX, IK) are authorised; a refused client gets EAUTH and no
+    // application data flows. Set it before listening. Throws ENOTSUP when the server's
+    // secure layer is off, EINVAL when it has no static key.
+    Server &authorize(AuthorizeHandler f) {
+        h();
+        ep_->authorize = std::move(f);
+        detail::check_call(tf_server_set_authorizer(
+            s_, ep_->authorize ? &detail::Endpoint::authorize_cb : nullptr, ep_));
+        return *this;
+    }
+
     // Adopts a connected socket as a new client connection. Takes ownership of fd on
     // success; the caller keeps it when this throws (EINVAL, ELIMIT, ECLOSED).
     void adopt(int fd) { detail::check_call(tf_server_adopt(h(), fd)); }

@@ -40,9 +40,19 @@ typedef struct tf_callbacks {
     void (*on_error)(void *user, tf_conn_t *conn, int code, const char *detail);
     /* The send queue fell to the low-water mark after a tf_send returned TRUFLUX_EAGAIN. */
     void (*on_drain)(void *user, tf_conn_t *conn);
+    /* The secure handshake finished (truflux/security.h): both directions are encrypted
+     * from here. Before on_open when the open waits for it (a TRUFLUX_SECURE_REQUIRED side
+     * or a pinned key), after it otherwise. */
+    void (*on_secure)(void *user, tf_conn_t *conn);
+    /* The connection could not be secured: code TRUFLUX_ENOCIPHER (nothing in common),
+     * TRUFLUX_EPIN (pinned key mismatch), TRUFLUX_EAUTH (key not authorised),
+     * TRUFLUX_ENOTSECURE (the peer has no secure layer), TRUFLUX_EHANDSHAKE, ..., with a
+     * detail. When either side requires encryption the connection then closes (on_error,
+     * and on_close if it had opened); otherwise it goes on in plaintext. */
+    void (*on_secure_fail)(void *user, tf_conn_t *conn, int code, const char *detail);
 } tf_callbacks_t;
 
-#define TRUFLUX_CALLBACKS_INIT { sizeof(tf_callbacks_t), 0, 0, 0, 0, 0, 0 }
+#define TRUFLUX_CALLBACKS_INIT { sizeof(tf_callbacks_t), 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Counters of a connection. Set `size` to sizeof(tf_conn_stats_t) before tf_conn_stats. */
 typedef struct {
@@ -99,6 +109,12 @@ TRUFLUX_API int tf_conn_remote_addr(const tf_conn_t *conn, char *host, size_t ho
 
 /* Copies the counters into *out (out->size must be set). Any thread. Returns 0 or EINVAL. */
 TRUFLUX_API int tf_conn_stats(const tf_conn_t *conn, tf_conn_stats_t *out);
+
+/* The transport the connection runs over, as in URLs: "tcp", "ws" (WebSocket: a client that
+ * came through an HTTP upgrade, on a ws:// listener, a TRUFLUX_OPT_ACCEPT_WEBSOCKET listener
+ * or an HTTP binding), later "tls" and "wss". A static string; NULL for a NULL conn. Any
+ * thread. */
+TRUFLUX_API const char *tf_conn_transport(const tf_conn_t *conn);
 
 /* The connection's protocol (borrowed). */
 TRUFLUX_API tf_protocol_t *tf_conn_protocol(const tf_conn_t *conn);

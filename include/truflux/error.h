@@ -47,7 +47,27 @@ extern "C" {
     X(EUTF8,       -28, "text payload is not valid UTF-8")                           \
     X(ESHUTDOWN,   -29, "the server is shutting down")                               \
     X(EEOF,        -30, "peer closed the connection without a close frame")          \
-    X(EINTERNAL,   -31, "internal error")
+    X(EINTERNAL,   -31, "internal error")                                            \
+    X(EDECRYPT,    -40, "encrypted frame failed authentication (tampered or forged)")  \
+    X(EREPLAY,     -41, "encrypted frame replayed (sequence number already used)")  \
+    X(EREORDER,    -42, "encrypted frame out of order (a frame is missing or moved)") \
+    X(ETRUNCATED,  -43, "encrypted stream or frame truncated")                      \
+    X(EPIN,        -44, "peer key does not match the pinned key")                   \
+    X(EAUTH,       -45, "peer key not authorised")                                  \
+    X(ENOCIPHER,   -46, "no common cipher or handshake pattern")                    \
+    X(ENOTSECURE,  -47, "plaintext where encryption is required")                  \
+    X(EHANDSHAKE,  -48, "secure handshake failed")                                  \
+    X(ECERT,       -49, "certificate verification failed")                          \
+    X(EWEBSOCKET,  -50, "WebSocket protocol violation")                              \
+    X(EHTTP,       -51, "HTTP upgrade to WebSocket refused or malformed")            \
+    X(EFILEUNKNOWN,-60, "frame for an unknown file transfer")                        \
+    X(EFILESIZE,   -61, "file content longer or shorter than offered")               \
+    X(ECHECKSUM,   -62, "file checksum mismatch")                                    \
+    X(EFILENAME,   -63, "unsafe or invalid file name")                               \
+    X(EFLOWCONTROL,-64, "file data beyond the receiver's credit")                    \
+    X(EDECLINED,   -65, "file offer declined")                                       \
+    X(EFILELIMIT,  -66, "too many file transfers at once")                           \
+    X(EQUEUEFULL,  -70, "event queue full: the application is not keeping up")
 
 typedef enum tf_error {
 #define TRUFLUX_ERROR_ENUM_(name, num, msg) TRUFLUX_##name = (num),

@@ -33,5 +33,9 @@
 #include <truflux/conn.h>
 #include <truflux/server.h>
 #include <truflux/client.h>
+#include <truflux/security.h>
+#include <truflux/http.h>
+#include <truflux/file.h>
+#include <truflux/queue.h>
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "api/guard.h"
 #include "api/last_error.h"
+#include "secure/settings.h"
 #include "core/client.h"
 #include "proto/protocol.h"
 
@@ -22,7 +23,18 @@ TRUFLUX_API tf_client_t *truflux_client_new(tf_loop_t *loop, tf_protocol_t *prot
     } catch (...) {
         c = nullptr;
     }
-    if (!c) tfapi::set_last_error(err, "client: cannot create");
+    if (!c) {
+        tfapi::set_last_error(err, "client: cannot create");
+        return nullptr;
+    }
+    // The secure layer reads its options (keys, lists) now, so that a bad one fails here.
+    std::string detail;
+    int rc = tfapi::guard<int>([&] { return tfsec::setup_endpoint(c, &detail); });
+    if (rc != 0) {
+        tfcore_client_free(c);
+        tfapi::set_last_error(rc, "client: %s", detail.c_str());
+        return nullptr;
+    }
     return c;
 }
 

@@ -53,6 +53,10 @@ TRUFLUX_API int tf_conn_set_state(tf_conn_t *conn, int state) {
     return 0;
 }
 
+TRUFLUX_API const char *tf_conn_transport(const tf_conn_t *conn) {
+    return conn ? conn->transport.load(std::memory_order_relaxed) : nullptr;
+}
+
 TRUFLUX_API int tf_conn_is_open(const tf_conn_t *conn) {
     return conn && conn->phase.load(std::memory_order_acquire) == tfcore::PH_OPEN ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 
 #include "api/guard.h"
 #include "api/last_error.h"
+#include "secure/settings.h"
 #include "core/server.h"
 
 extern "C" {
@@ -21,7 +22,18 @@ TRUFLUX_API tf_server_t *truflux_server_new(tf_loop_t *loop, tf_protocol_t *prot
     } catch (...) {
         s = nullptr;
     }
-    if (!s) tfapi::set_last_error(err, "server: cannot create");
+    if (!s) {
+        tfapi::set_last_error(err, "server: cannot create");
+        return nullptr;
+    }
+    // The secure layer reads its options (keys, lists) now, so that a bad one fails here.
+    std::string detail;
+    int rc = tfapi::guard<int>([&] { return tfsec::setup_endpoint(s, &detail); });
+    if (rc != 0) {
+        tfcore_server_free(s);
+        tfapi::set_last_error(rc, "server: %s", detail.c_str());
+        return nullptr;
+    }
     return s;
 }
 

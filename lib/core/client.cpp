@@ -281,8 +281,9 @@ int tfcore_client_connect(tf_client *cl, const char *text) {
         return TRUFLUX_EBADURL;
     }
     const tfx::transport *tr = tfx::find_transport(u.scheme);
-    if (!tr) {
-        tfapi::set_last_error(TRUFLUX_EBADURL, "unsupported scheme: %s", u.scheme.c_str());
+    if (!tr || (!u.path.empty() && !tr->ctx_new_at)) {
+        tfapi::set_last_error(TRUFLUX_EBADURL, tr ? "%s:// URLs take no path" : "unsupported scheme: %s",
+                              u.scheme.c_str());
         return TRUFLUX_EBADURL;
     }
     int rc = 0;
@@ -299,12 +300,14 @@ int tfcore_client_connect(tf_client *cl, const char *text) {
                 rc = TRUFLUX_ENOMEM;
                 return;
             }
+            for (auto hook : cl->ext_hooks) hook(cl->conn, cl);
         }
         void *ctx = nullptr;
-        if (tr->ctx_new) {
+        if (tr->ctx_new || tr->ctx_new_at) {
             std::string detail;
             rc = TRUFLUX_EINVAL;
-            ctx = tr->ctx_new(cl->cfg, false, &rc, &detail);
+            ctx = tr->ctx_new_at ? tr->ctx_new_at(cl->cfg, false, u, &rc, &detail)
+                                 : tr->ctx_new(cl->cfg, false, &rc, &detail);
             if (!ctx) {
                 tfapi::set_last_error(rc, "%s", detail.c_str());
                 return;

@@ -31,6 +31,22 @@ struct config {
     uint32_t reconnect_min_ms = 100;
     uint32_t reconnect_max_ms = 10000;
     int backlog = 511;
+    bool accept_websocket = false;  // TRUFLUX_OPT_ACCEPT_WEBSOCKET
+    // File transfer (lib/files): TRUFLUX_OPT_FILE_*.
+    uint32_t file_window = 2u << 20;
+    uint32_t file_chunk = 64u << 10;
+    uint32_t file_max_transfers = 16;
+    uint64_t file_max_size = 0;
+    uint32_t file_queue = 256u << 10;
+    bool file_sync = false;
+    bool file_sendfile = true;
+    // The secure layer (lib/secure) and TLS: TRUFLUX_OPT_SECURE, _REKEY_*, _TLS_*.
+    int secure_policy = 0;
+    uint64_t rekey_messages = 0;
+    uint64_t rekey_bytes = 1ull << 30;
+    uint32_t rekey_ms = 3600000;
+    int tls_client_cert = 0;
+    bool tls_insecure = false;
     // Text and binary options (paths, key material), shared by every connection's copy.
     std::shared_ptr<const std::map<int, std::string>> strs;
 
@@ -55,9 +71,10 @@ struct url {
     std::string scheme;  // "tcp"
     std::string host;    // without brackets
     int port = 0;
+    std::string path;    // "/..." when the URL has one (WebSocket), else empty
 };
 
-// Parses "SCHEME://HOST:PORT" ([v6] allowed). Returns 0 or TRUFLUX_EBADURL.
+// Parses "SCHEME://HOST:PORT[/PATH]" ([v6] allowed). Returns 0 or TRUFLUX_EBADURL.
 int url_parse(const char *text, url *out);
 
 }  // namespace tfcore

@@ -33,11 +33,12 @@ void build_hello(endpoint *ep) {
     h.major = TRUFLUX_WIRE_VERSION_MAJOR;
     h.minor = TRUFLUX_WIRE_VERSION_MINOR;
     h.flags = ep->cfg.strict ? tfw::HELLO_FLAG_STRICT : 0;
-    h.caps = 0;
+    h.caps = ep->caps;
     h.max_message = ep->cfg.max_message;
     h.heartbeat_ms = ep->cfg.heartbeat_ms;
     memcpy(h.fingerprint, ep->proto->fp, 32);
     h.ids = ep->proto->ids();
+    h.exts = ep->hello_exts;
     ep->hello.clear();
     tfw::hello_encode(h, &ep->hello);
 }
@@ -69,6 +70,10 @@ tf_conn *conn_new(endpoint *ep) {
     if (!c->out || (ep->is_client && !c->pending)) {
         delete c;
         return nullptr;
+    }
+    for (auto &f : ep->ext_factories) {
+        conn_ext *e = f->make(c);
+        if (e) conn_add_ext(c, e);
     }
     return c;
 }
@@ -176,7 +181,13 @@ static void flush_now(tf_conn *c) {
     if (c->fd < 0) return;
     int ph = c->phase.load(std::memory_order_relaxed);
     if (ph < PH_HELLO) return;
-    while (evbuffer_get_length(c->out) > 0) {
+    if (c->txf) {
+        // A batching filter (the secure layer) appends what it gathered in this iteration.
+        size_t before = evbuffer_get_length(c->out);
+        c->txf->flush(c, c->out);
+        c->queued.fetch_add(evbuffer_get_length(c->out) - before, std::memory_order_relaxed);
+    }
+    while (evbuffer_get_length(c->out) > 0 || c->io->has_output()) {
         ssize_t n = c->io->write(c->out);
         if (n > 0) {
             c->bytes_out.fetch_add((uint64_t)n, std::memory_order_relaxed);
@@ -184,6 +195,8 @@ static void flush_now(tf_conn *c) {
                                 std::memory_order_relaxed);
             continue;
         }
+        // The transport's own output (a WebSocket pong) went out and nothing else waits.
+        if (n == 0 && evbuffer_get_length(c->out) == 0 && !c->io->has_output()) break;
         if (n == 0 || n == tfx::IO_WANT_WRITE || n == tfx::IO_WANT_READ) {
             if (c->wev && n != tfx::IO_WANT_READ) event_add(c->wev, nullptr);
             if (ph != PH_LINGER) drain_check(c);
@@ -260,6 +273,27 @@ void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t l
                             std::memory_order_relaxed);
     }
     schedule_flush(c);
+}
+
+int conn_emit_file(tf_conn *c, uint8_t kind, uint32_t id, evbuffer_file_segment *seg,
+                   uint64_t off, size_t len) {
+    uint8_t hdr[tfw::HEADER_SIZE];
+    tfw::header_write(hdr, kind, id, (uint32_t)len);
+    // Built aside, so that a failure leaves no half frame in the queue. Without the flag
+    // libevent would map or read the segment into memory instead of using sendfile(2).
+    evbuffer *frame = evbuffer_new();
+    if (!frame) return TRUFLUX_ENOMEM;
+    evbuffer_set_flags(frame, EVBUFFER_FLAG_DRAINS_TO_FD);
+    if (evbuffer_add(frame, hdr, sizeof hdr) != 0 ||
+        evbuffer_add_file_segment(frame, seg, (ev_off_t)off, (ev_off_t)len) != 0) {
+        evbuffer_free(frame);
+        return TRUFLUX_ENOMEM;
+    }
+    evbuffer_add_buffer(c->out, frame);
+    evbuffer_free(frame);
+    c->queued.fetch_add(tfw::HEADER_SIZE + len, std::memory_order_relaxed);
+    schedule_flush(c);
+    return 0;
 }
 
 void conn_add_ext(tf_conn *c, conn_ext *ext) { c->exts.push_back(ext); }
@@ -351,6 +385,10 @@ void conn_abort_silent(tf_conn *c) {
     int ph = c->phase.load(std::memory_order_relaxed);
     if (ph == PH_CLOSED) return;
     c->phase.store(PH_LINGER, std::memory_order_release);
+    // Extensions still hear of the end (their owner is silent, so they report nothing): they
+    // release what they hold, such as file transfers holding the connection.
+    if (ph >= PH_TRANSPORT && ph < PH_LINGER)
+        for (size_t i = 0; i < c->exts.size(); i++) c->exts[i]->on_end(c, TRUFLUX_ECLOSED);
     teardown(c);
     c->phase.store(PH_CLOSED, std::memory_order_release);
 }
@@ -385,19 +423,44 @@ static int check_hello(tf_conn *c, const tfw::frame &f, uint8_t expect_kind, con
     }
     c->peer_ids = std::move(h.ids);
     c->peer_max = h.max_message ? h.max_message : 0x7FFFFFFF;
+    c->peer_caps = h.caps;
+    c->peer_exts = std::move(h.exts);
     return 0;
 }
 
 static void start_tick(tf_conn *c);
 
-static void become_open(tf_conn *c) {
-    arm_timer(c, 0);
-    c->phase.store(PH_OPEN, std::memory_order_release);
-    start_tick(c);
-    for (size_t i = 0; i < c->exts.size(); i++) c->exts[i]->on_open(c);
+static void announce_open(tf_conn *c) {
     endpoint *ep = c->owner;
     if (ep) ep->conn_opened(c);
     if (ep && !ep->silent && ep->cbs.on_open) ep->cbs.on_open(ep->cbs.user, c);
+}
+
+// hold: an extension keeps the application from seeing the open (PH_SECURING) until it
+// calls conn_finish_open; the handshake timer keeps running meanwhile.
+static void become_open(tf_conn *c, bool hold) {
+    if (hold) {
+        c->phase.store(PH_SECURING, std::memory_order_release);
+    } else {
+        arm_timer(c, 0);
+        c->phase.store(PH_OPEN, std::memory_order_release);
+        start_tick(c);
+    }
+    for (size_t i = 0; i < c->exts.size(); i++) c->exts[i]->on_open(c);
+    if (!hold && c->phase.load(std::memory_order_relaxed) == PH_OPEN) announce_open(c);
+}
+
+static void release_pending(tf_conn *c);
+
+void conn_finish_open(tf_conn *c) {
+    if (c->phase.load(std::memory_order_relaxed) != PH_SECURING) return;
+    arm_timer(c, 0);
+    c->phase.store(PH_OPEN, std::memory_order_release);
+    start_tick(c);
+    announce_open(c);
+    endpoint *ep = c->owner;
+    if (ep && ep->is_client && c->phase.load(std::memory_order_relaxed) == PH_OPEN)
+        release_pending(c);
 }
 
 // Moves what a client queued before the hello to the socket, dropping (and reporting)
@@ -498,14 +561,46 @@ static bool handle_frame(tf_conn *c, const tfw::frame &f) {
             conn_fail(c, rc, why);
             return false;
         }
+        bool hold = false;
+        for (size_t i = 0; i < c->exts.size(); i++) {
+            int r = c->exts[i]->on_hello(c);
+            if (r < 0) {
+                // Refused; the extension usually failed the connection itself, with details.
+                if (c->phase.load(std::memory_order_relaxed) == PH_HELLO)
+                    conn_fail(c, r, "peer refused during the opening");
+                return false;
+            }
+            if (r == conn_ext::HOLD_OPEN) hold = true;
+        }
         if (!ep->is_client) {
             queue_control(c, tfw::KIND_WELCOME, 0, ep->hello.data(), ep->hello.size());
-            become_open(c);
+            become_open(c, hold);
         } else {
-            become_open(c);
+            become_open(c, hold);
             if (c->phase.load(std::memory_order_relaxed) == PH_OPEN) release_pending(c);
         }
         return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
+    }
+    if (c->rxf) return c->rxf->on_frame(c, f);
+    return conn_dispatch(c, f);
+}
+
+bool conn_dispatch(tf_conn *c, const tfw::frame &f) {
+    int ph = c->phase.load(std::memory_order_relaxed);
+    if (ph == PH_SECURING) {
+        // Held open: only a CLOSE and the frames of the extension that holds it.
+        if (f.kind == tfw::KIND_CLOSE) {
+            handle_close_frame(c, f);
+            return false;
+        }
+        for (conn_ext *e : c->exts) {
+            if (f.kind >= e->kind_lo && f.kind <= e->kind_hi) {
+                if (!e->on_frame(c, f)) return false;
+                return c->phase.load(std::memory_order_relaxed) <= PH_CLOSING;
+            }
+        }
+        conn_fail(c, TRUFLUX_EPROTO, "frame before the connection is open");
+        return false;
     }
     if (ph != PH_OPEN && ph != PH_CLOSING) return false;
     if (tfw::is_msg_kind(f.kind)) {
@@ -576,9 +671,12 @@ static void read_eof(tf_conn *c, int err) {
         return;
     }
     int code = err ? err : TRUFLUX_EEOF;
-    bool opening = ph == PH_HELLO || ph == PH_TRANSPORT;
-    end_conn(c, code, true, false, 0, opening && c->owner && c->owner->is_client,
-             err ? tf_strerror(err) : "peer closed the connection without a close frame");
+    // The secure layer tells a truncated encrypted stream apart from a plain end.
+    int seen = c->rxf ? c->rxf->on_eof(c, code) : code;
+    bool opening = ph == PH_HELLO || ph == PH_TRANSPORT || ph == PH_SECURING;
+    end_conn(c, seen, true, false, 0, (opening && c->owner && c->owner->is_client) || seen != code,
+             seen != TRUFLUX_EEOF ? tf_strerror(seen)
+                                  : "peer closed the connection without a close frame");
     teardown(c);
 }
 
@@ -589,6 +687,7 @@ static void schedule_more(tf_conn *c) {
 }
 
 static void transport_done(tf_conn *c) {
+    c->transport.store(c->io->name(), std::memory_order_relaxed);
     c->phase.store(PH_HELLO, std::memory_order_release);
     endpoint *ep = c->owner;
     if (ep && ep->is_client) queue_control(c, tfw::KIND_HELLO, 0, ep->hello.data(), ep->hello.size());
@@ -606,7 +705,10 @@ static void step_transport(tf_conn *c) {
     } else if (r == tfx::IO_WANT_READ) {
         event_del(c->wev);
     } else {
-        end_conn(c, (int)r, false, false, 0, true, "transport handshake failed");
+        // Copied: a client's end_conn tears the stream (and its detail) down before on_error.
+        const char *d = c->io->error_detail();
+        std::string why = d ? d : "transport handshake failed";
+        end_conn(c, (int)r, false, false, 0, true, why.c_str());
         teardown(c);
     }
 }
@@ -652,6 +754,8 @@ static void read_some(tf_conn *c) {
     } else if (n != tfx::IO_WANT_READ) {
         read_eof(c, (int)n);
     }
+    // What the read made the transport answer (a WebSocket pong) goes out soon.
+    if (c->io && c->io->has_output()) schedule_flush(c);
 }
 
 static void on_read(evutil_socket_t, short, void *arg) {
@@ -662,6 +766,7 @@ static void on_read(evutil_socket_t, short, void *arg) {
     case PH_TRANSPORT: step_transport(c); break;
     case PH_LINGER: read_discard(c); break;
     case PH_HELLO:
+    case PH_SECURING:
     case PH_OPEN:
     case PH_CLOSING: read_some(c); break;
     default: break;
@@ -712,7 +817,11 @@ static void on_timer(evutil_socket_t, short, void *arg) {
     switch (c->phase.load(std::memory_order_relaxed)) {
     case PH_TRANSPORT:
     case PH_HELLO:
-        conn_fail(c, TRUFLUX_EHELLOTIMEOUT, "no hello within the handshake timeout");
+    case PH_SECURING:
+        conn_fail(c, TRUFLUX_EHELLOTIMEOUT,
+                  c->phase.load(std::memory_order_relaxed) == PH_SECURING
+                      ? "the secure handshake did not finish within the handshake timeout"
+                      : "no hello within the handshake timeout");
         if (c->fd >= 0 && c->phase.load(std::memory_order_relaxed) == PH_LINGER &&
             evbuffer_get_length(c->out) == 0)
             teardown(c);
@@ -788,6 +897,7 @@ int conn_attach(tf_conn *c, int fd, tfx::stream *io) {
     c->last_rx = now_ms(c->loop);
     c->close_code = 0;
     c->state = 0;
+    for (conn_ext *e : c->exts) e->on_attach(c);
     c->phase.store(PH_TRANSPORT, std::memory_order_release);
     event_add(c->rev, nullptr);
     arm_timer(c, c->cfg.handshake_ms);

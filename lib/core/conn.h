@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "wire/frame.h"
+#include "wire/hello.h"
 
 struct evbuffer;
 struct event;
@@ -21,6 +23,10 @@ struct tf_protocol;
 namespace tfx {
 class stream;
 }
+namespace tff {
+struct settings;
+}
+struct evbuffer_file_segment;
 
 namespace tfcore {
 
@@ -29,11 +35,14 @@ enum phase : int {
     PH_CONNECTING,   // client: resolving or TCP connect in progress
     PH_TRANSPORT,    // socket up, transport handshake (TLS, HTTP upgrade) in progress
     PH_HELLO,        // socket up, hello exchange in progress
+    PH_SECURING,     // hello done, an extension holds the open (the secure handshake)
     PH_OPEN,         // ready
     PH_CLOSING,      // we sent CLOSE and wait for the peer's
     PH_LINGER,       // ended: flushing what is queued, then draining until EOF
     PH_CLOSED        // no socket; final for a server connection
 };
+
+struct ext_factory;
 
 // What a connection needs from the server or client that owns it.
 struct endpoint {
@@ -44,6 +53,14 @@ struct endpoint {
     std::vector<uint8_t> hello;  // our HELLO/WELCOME payload, built once
     bool silent = false;         // being freed: no more callbacks
     bool is_client = false;
+    uint32_t caps = 0;                     // capability bits our hello announces (§9.1)
+    std::shared_ptr<tff::settings> files;  // file transfer enabled (lib/files)
+    // Called for each new connection, before its socket is attached: the layers the
+    // endpoint enables (files) add their conn_ext there.
+    std::vector<void (*)(tf_conn *c, endpoint *ep)> ext_hooks;
+    std::vector<tfw::hello_ext> hello_exts;  // extensions our hello carries (§6.4)
+    // Make the extensions of each new connection (conn_new), e.g. the secure layer's.
+    std::vector<std::shared_ptr<ext_factory>> ext_factories;
 
     virtual ~endpoint() = default;
     // The hello exchange finished.
@@ -67,6 +84,31 @@ struct conn_ext {
     virtual void on_open(tf_conn *) {}                 // the hello exchange finished
     virtual void on_flushed(tf_conn *) {}              // the send queue became empty
     virtual void on_end(tf_conn *, int /*reason*/) {}  // the connection ended
+    // A socket was attached (a client reattaches after a reconnect): start afresh.
+    virtual void on_attach(tf_conn *) {}
+    // The peer's hello was accepted (c->peer_caps and c->peer_exts are set), before the
+    // server's WELCOME is queued. Returns 0, HOLD_OPEN to keep the application from seeing
+    // the open until the extension calls conn_finish_open (phase PH_SECURING meanwhile), or
+    // a negative code that refuses the peer (CLOSE with it).
+    static constexpr int HOLD_OPEN = 1;
+    virtual int on_hello(tf_conn *) { return 0; }
+};
+
+// Makes one extension for each new connection of an endpoint.
+struct ext_factory {
+    virtual ~ext_factory() = default;
+    virtual conn_ext *make(tf_conn *c) = 0;  // NULL: none for this connection
+};
+
+// The hook that sees every incoming frame after the hello instead of the core (the secure
+// layer): it hands the frames it lets through, or decrypts, to conn_dispatch. Returns
+// false when the connection stopped reading.
+struct rx_filter {
+    virtual ~rx_filter() = default;
+    virtual bool on_frame(tf_conn *c, const tfw::frame &f) = 0;
+    // The peer ended the socket without a CLOSE; returns the code to report (e.g. a
+    // truncation of an encrypted stream instead of TRUFLUX_EEOF).
+    virtual int on_eof(tf_conn *, int code) { return code; }
 };
 
 // The hook that turns outgoing frames into their wire form (the secure layer). When a
@@ -75,6 +117,8 @@ struct tx_filter {
     virtual ~tx_filter() = default;
     virtual void emit(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id, const void *data,
                       size_t len) = 0;
+    // Before the queue goes to the socket: a filter that batches frames appends them now.
+    virtual void flush(tf_conn *, evbuffer *) {}
 };
 
 }  // namespace tfcore
@@ -89,6 +133,7 @@ struct tf_conn {
 
     int fd = -1;
     tfx::stream *io = nullptr;      // the transport over fd
+    std::atomic<const char *> transport{"tcp"};  // io->name() once its handshake is done
     event *rev = nullptr, *wev = nullptr, *flush_ev = nullptr, *more_ev = nullptr;
     event *timer = nullptr, *tick = nullptr;
     tfw::decoder in;
@@ -100,6 +145,8 @@ struct tf_conn {
 
     std::vector<uint32_t> peer_ids;  // ascending; written before PH_OPEN is published
     uint32_t peer_max = 0;
+    uint32_t peer_caps = 0;          // capability bits of the peer's hello
+    std::vector<tfw::hello_ext> peer_exts;  // extensions of the peer's hello
     int state = 0;
     std::atomic<void *> user{nullptr};
 
@@ -118,6 +165,7 @@ struct tf_conn {
 
     std::vector<tfcore::conn_ext *> exts;  // owned
     tfcore::tx_filter *txf = nullptr;      // not owned (one of exts, usually)
+    tfcore::rx_filter *rxf = nullptr;      // not owned (one of exts, usually)
 
     tf_conn(tfcore::endpoint *ep);
     ~tf_conn();
@@ -147,8 +195,21 @@ void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t l
                uint64_t reserved = 0);
 // Queues one frame as is, bypassing the tx filter (the secure layer's own handshake).
 void conn_emit_raw(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len);
+// Queues a frame whose payload is `len` bytes of a file segment from `off`, written with
+// sendfile(2) (lib/files). Only for a "tcp" stream without tx filter (the bytes never pass
+// through user space, so no filter could see them). Returns 0 or TRUFLUX_ENOMEM (nothing
+// queued).
+int conn_emit_file(tf_conn *c, uint8_t kind, uint32_t id, evbuffer_file_segment *seg,
+                   uint64_t off, size_t len);
 // Adds an extension (ownership passes to the connection).
 void conn_add_ext(tf_conn *c, conn_ext *ext);
+// Handles a frame after the hello as the core does without an rx filter (the secure layer
+// passes plaintext frames and decrypted inner frames here). Loop thread. Returns false
+// when the connection stopped reading.
+bool conn_dispatch(tf_conn *c, const tfw::frame &f);
+// Ends a HOLD_OPEN (conn_ext::on_hello): the connection opens for the application
+// (on_open; a client sends what it queued). Loop thread; no-op unless PH_SECURING.
+void conn_finish_open(tf_conn *c);
 // The public tf_conn_close, any thread.
 int conn_close(tf_conn *c, int flags, int code);
 // Loop thread: closes now without callbacks (owner being freed).

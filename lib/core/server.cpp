@@ -73,32 +73,46 @@ static int set_nonblocking(int fd) {
     return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-// Takes a connected socket. Returns 0 (fd now owned) or an error (caller keeps fd).
-static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx) {
+// Takes a connected socket, and the stream over it when one is ready (`ready`, owned from
+// now on), else wraps it with tr. Returns 0 (fd now owned) or an error (caller keeps fd).
+static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx,
+                      tfx::stream *ready = nullptr) {
     bool over = s->total >= s->cfg.max_connections;
-    if (over && s->rejecting >= MAX_REJECTING) return TRUFLUX_ELIMIT;
-    tf_conn *c = conn_new(s);
-    if (!c) return TRUFLUX_ENOMEM;
+    tf_conn *c = over && s->rejecting >= MAX_REJECTING ? nullptr : conn_new(s);
+    if (!c) {
+        delete ready;
+        return over ? TRUFLUX_ELIMIT : TRUFLUX_ENOMEM;
+    }
     c->reject = over;
+    if (!over)
+        for (auto hook : s->ext_hooks) hook(c, s);
     int rc = 0;
-    tfx::stream *io = tr->wrap(ctx, fd, true, std::string(), &rc);
-    if (io) rc = conn_attach(c, fd, io);
-    if (rc != 0) {
+    tfx::stream *io = ready ? ready : tr->wrap(ctx, fd, true, std::string(), &rc);
+    if (!io) {
         conn_release(c);
         return rc;
     }
+    // Linked and counted before the transport's first step, which may end the connection at
+    // once (an HTTP upgrade already received and refused): conn_gone then undoes both.
     link_conn(s, c);
     if (over) {
         s->rejecting++;
+    } else {
+        s->total++;
+    }
+    rc = conn_attach(c, fd, io);
+    if (rc != 0) {
+        s->conn_gone(c);  // unlinks, uncounts, releases (the caller keeps fd)
+        return rc;
+    }
+    if (over) {
         // Told why, then closed; the application hears of it once, without a connection.
         s->silent = true;
         conn_fail(c, TRUFLUX_ELIMIT, "server connection limit reached");
         s->silent = false;
         if (s->cbs.on_error)
             s->cbs.on_error(s->cbs.user, nullptr, TRUFLUX_ELIMIT, "server connection limit reached");
-        return 0;
     }
-    s->total++;
     return 0;
 }
 
@@ -152,11 +166,13 @@ tf_server *tfcore_server_new(tf_loop *loop, tf_protocol *proto, const tf_options
     return s;
 }
 
+// Stops accepting. The transports' contexts (e.g. TLS configuration) stay alive until the
+// server is deleted: connections accepted through them may still be closing.
 static void close_listeners(tf_server *s) {
     for (auto *l : s->listeners) {
         event_free(l->ev);
         close(l->fd);
-        if (l->ctx && l->tr->ctx_free) l->tr->ctx_free(l->ctx);
+        if (l->ctx && l->tr->ctx_free) s->retired.push_back({l->tr, l->ctx});
         delete l;
     }
     s->listeners.clear();
@@ -165,6 +181,7 @@ static void close_listeners(tf_server *s) {
 
 static void delete_server(void *arg) {
     tf_server *s = static_cast<tf_server *>(arg);
+    for (auto &r : s->retired) r.first->ctx_free(r.second);
     if (s->resume_ev) event_free(s->resume_ev);
     s->proto->release();
     s->loop->objects--;
@@ -174,6 +191,8 @@ static void delete_server(void *arg) {
 void tfcore_server_free(tf_server *s) {
     call_sync(s->loop, [s] {
         s->silent = true;
+        for (const task &t : s->at_free) t.fn(t.arg);
+        s->at_free.clear();
         close_listeners(s);
         while (s->head) {
             tf_conn *c = s->head;
@@ -210,15 +229,19 @@ static int listen_url(tf_server *s, const char *text) {
     }
     if (s->closing.load()) return TRUFLUX_ECLOSED;
     const tfx::transport *tr = tfx::find_transport(u.scheme);
-    if (!tr) {
-        tfapi::set_last_error(TRUFLUX_EBADURL, "unsupported scheme: %s", u.scheme.c_str());
+    // The option makes plain TCP listeners tell WebSocket clients apart by their first octet.
+    if (tr && s->cfg.accept_websocket && u.scheme == "tcp") tr = tfx::find_transport("tcp+ws");
+    if (!tr || (!u.path.empty() && !tr->ctx_new_at)) {
+        tfapi::set_last_error(TRUFLUX_EBADURL, tr ? "%s:// URLs take no path" : "unsupported scheme: %s",
+                              u.scheme.c_str());
         return TRUFLUX_EBADURL;
     }
     void *ctx = nullptr;
-    if (tr->ctx_new) {
+    if (tr->ctx_new || tr->ctx_new_at) {
         int err = TRUFLUX_EINVAL;
         std::string detail;
-        ctx = tr->ctx_new(s->cfg, true, &err, &detail);
+        ctx = tr->ctx_new_at ? tr->ctx_new_at(s->cfg, true, u, &err, &detail)
+                             : tr->ctx_new(s->cfg, true, &err, &detail);
         if (!ctx) {
             tfapi::set_last_error(err, "%s", detail.c_str());
             return err;
@@ -311,6 +334,14 @@ int tfcore_server_adopt(tf_server *s, int fd) {
         rc = add_socket(s, fd, tfx::find_transport("tcp"), nullptr);
     });
     return rc;
+}
+
+int tfcore_server_adopt_stream(tf_server *s, int fd, tfx::stream *io) {
+    if (s->closing.load()) {
+        delete io;
+        return TRUFLUX_ECLOSED;
+    }
+    return add_socket(s, fd, nullptr, nullptr, io);
 }
 
 // Broadcast on the loop thread; frame is header + payload.

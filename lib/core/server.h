@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <truflux/server.h>
@@ -12,6 +13,7 @@
 struct event;
 namespace tfx {
 struct transport;
+class stream;
 }
 
 struct tf_server : tfcore::endpoint {
@@ -24,6 +26,8 @@ struct tf_server : tfcore::endpoint {
         tf_server *server;
     };
     std::vector<listener *> listeners;
+    // Contexts of closed listeners, freed with the server (after every connection's stream).
+    std::vector<std::pair<const tfx::transport *, void *>> retired;
     event *resume_ev = nullptr;   // re-enables accepting after EMFILE
     tf_conn *head = nullptr;      // every connection with a socket
     size_t total = 0;             // connections counted against the limit
@@ -31,6 +35,7 @@ struct tf_server : tfcore::endpoint {
     std::atomic<size_t> open_count{0};
     std::atomic<bool> closing{false};
     bool done_reported = false;
+    std::vector<tfcore::task> at_free;  // run first when the server is freed (HTTP bindings)
 
     void conn_opened(tf_conn *c) override;
     void conn_ended(tf_conn *c, int reason, bool remote, bool was_open) override;
@@ -43,6 +48,10 @@ int tfcore_server_set_callbacks(tf_server *s, const tf_callbacks_t *cbs);
 int tfcore_server_listen(tf_server *s, const char *url);
 int tfcore_server_port(const tf_server *s);
 int tfcore_server_adopt(tf_server *s, int fd);
+// Loop thread: takes a connected socket and the stream over it (both owned from now on on
+// success; the stream is freed, the fd kept by the caller, on error), e.g. a WebSocket that
+// another HTTP server upgraded.
+int tfcore_server_adopt_stream(tf_server *s, int fd, tfx::stream *io);
 int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *data, size_t len,
                             tf_conn_t *const *exclude, size_t nexclude);
 int tfcore_server_close(tf_server *s, int flags);

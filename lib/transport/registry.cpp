@@ -5,9 +5,15 @@
 namespace tfx {
 
 extern const transport tcp_transport;
+extern const transport ws_transport;      // ws_stream.cpp
+extern const transport tcp_ws_transport;  // tcp+ws: raw truflux and WebSocket on one port
+extern const transport tls_transport;     // tls.cpp
 
 static const transport *const transports[] = {
     &tcp_transport,
+    &ws_transport,
+    &tcp_ws_transport,
+    &tls_transport,
 };
 
 const transport *find_transport(const std::string &scheme) {

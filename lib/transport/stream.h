@@ -38,6 +38,11 @@ public:
     virtual bool has_pending() const { return false; }
     // Starts the transport's orderly end of our direction (TCP FIN, TLS close_notify, ...).
     virtual void shutdown_write() {}
+    // Output of the transport's own (a WebSocket pong or close) waiting for the socket: the
+    // connection then calls write() even when its queue is empty.
+    virtual bool has_output() const { return false; }
+    // Why the last handshake() or read() failed, for humans; NULL when it has nothing to add.
+    virtual const char *error_detail() const { return nullptr; }
     // The transport's name as in URLs: "tcp", "tls", "ws", "wss".
     virtual const char *name() const = 0;
     // The socket descriptor (owned by the stream's creator, not the stream).
@@ -54,6 +59,11 @@ struct transport {
     // Wraps a connected socket (not taking it over: the connection closes fd). The host of
     // the URL is passed for name checks (client side); NULL on failure with *err set.
     stream *(*wrap)(void *ctx, int fd, bool server, const std::string &host, int *err);
+    // Optional; when set it is called instead of ctx_new, with the endpoint's URL (a
+    // WebSocket needs its path and authority). A URL with a path is refused for transports
+    // without it.
+    void *(*ctx_new_at)(const tfcore::config &cfg, bool server, const tfcore::url &where,
+                        int *err, std::string *detail) = nullptr;
 };
 
 // The transport for a scheme, or NULL.

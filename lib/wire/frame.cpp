@@ -45,6 +45,35 @@ inline int64_t kind_limit(uint8_t kind, uint32_t max_msg) {
     case KIND_MSG | 2:
     case KIND_MSG | 3:
         return max_msg;
+    // File transfer (§23): valid in the header; the file layer refuses them (EPROTO) on a
+    // connection that did not negotiate capability bit 1.
+    case KIND_FILE_OFFER:
+        return MAX_FILE_CONTROL;
+    case KIND_FILE_ACCEPT:
+        return 12;
+    case KIND_FILE_DECLINE:
+    case KIND_FILE_CANCEL:
+        return 4 + MAX_CONTROL_PAYLOAD;
+    case KIND_FILE_PAUSE:
+    case KIND_FILE_RESUME:
+    case KIND_FILE_DONE:
+        return 0;
+    case KIND_FILE_CHUNK:
+        return MAX_FILE_CHUNK;
+    case KIND_FILE_END:
+        return 40;
+    case KIND_FILE_CREDIT:
+        return 4;
+    // The secure layer (§24): valid in the header; the secure layer refuses them on a
+    // connection that did not negotiate capability bit 0 (EPROTO), and SWITCH and REKEY
+    // outside a record.
+    case KIND_SECURE_NOISE:
+    case KIND_SECURE_RECORD:
+        return 65535;
+    case KIND_SECURE_SWITCH:
+    case KIND_SECURE_REQUEST:
+    case KIND_SECURE_REKEY:
+        return 0;
     default:
         return -1;
     }

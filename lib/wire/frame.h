@@ -15,12 +15,31 @@ enum kind : uint8_t {
     KIND_CLOSE = 0x05,    // id = reason code magnitude, payload = UTF-8 reason text
     KIND_ERROR = 0x06,    // id = message id concerned, payload = u32 code magnitude + text
     KIND_MSG = 0x10,      // 0x10..0x13: application message, low 2 bits = payload type
+    // 0x20..0x24: the secure layer (docs/PROTOCOL.md §24; lib/secure/record.h).
+    KIND_SECURE_NOISE = 0x20,    // a Noise handshake message
+    KIND_SECURE_RECORD = 0x21,   // an encrypted record
+    KIND_SECURE_SWITCH = 0x22,   // inside records only
+    KIND_SECURE_REQUEST = 0x23,
+    KIND_SECURE_REKEY = 0x24,    // inside records only
+    // 0x30..0x39: file transfer (docs/PROTOCOL.md §23; codec in lib/files/wire.h).
+    KIND_FILE_OFFER = 0x30,
+    KIND_FILE_ACCEPT = 0x31,
+    KIND_FILE_DECLINE = 0x32,
+    KIND_FILE_PAUSE = 0x33,
+    KIND_FILE_RESUME = 0x34,
+    KIND_FILE_CANCEL = 0x35,
+    KIND_FILE_CHUNK = 0x36,
+    KIND_FILE_END = 0x37,
+    KIND_FILE_CREDIT = 0x38,
+    KIND_FILE_DONE = 0x39,
 };
 
 constexpr size_t HEADER_SIZE = 9;
 constexpr uint32_t MAX_CONTROL_PAYLOAD = 125;   // PING, PONG, CLOSE
 constexpr uint32_t MAX_ERROR_PAYLOAD = 1024;    // ERROR
 constexpr uint32_t MAX_HELLO_PAYLOAD = 65536;   // HELLO, WELCOME
+constexpr uint32_t MAX_FILE_CONTROL = 1024;     // file OFFER
+constexpr uint32_t MAX_FILE_CHUNK = 65536;      // file CHUNK data
 
 struct frame {
     uint8_t kind;            // raw kind octet

@@ -1,0 +1,72 @@
+// A protocol definition (§10-§12): message names and their ids, schemas (payload types, a
+// maximum size), handlers, and optional states. The same definition in C, Python and here
+// gives the same ids and the same fingerprint.
+
+import { fnv, sha256, enc, hex8 } from './wire.js';
+
+// Payload types (the low two bits of a MESSAGE kind) and their mask bits.
+export const EMPTY = 0, BINARY = 1, TEXT = 2, MSGPACK = 3;
+const TYPE_NAMES = { empty: EMPTY, binary: BINARY, text: TEXT, msgpack: MSGPACK };
+
+export class Protocol {
+  constructor() {
+    this.byName = new Map();
+    this.byId = new Map();
+    this.stateNames = [];
+  }
+
+  // add(name[, schema][, handler]). schema: {types: ['text', 'binary', ...] or a mask
+  // (1 empty, 2 binary, 4 text, 8 msgpack; 0 or absent: any), max: octets (0: none),
+  // states: names it is valid in (absent: all)}. handler(data, client, name).
+  add(name, schema, handler) {
+    if (typeof schema === 'function') [schema, handler] = [{}, schema];
+    schema = schema || {};
+    const id = fnv(name);
+    const len = enc.encode(name).length;
+    if (!len || len > 255 || name.includes('\0')) throw new RangeError('truflux: bad name ' + name);
+    if (this.byId.has(id)) throw new RangeError('truflux: id of ' + name + ' already defined');
+    let mask = schema.types || 0;
+    if (Array.isArray(mask)) mask = mask.reduce((m, t) => m | (1 << TYPE_NAMES[t]), 0);
+    const m = { name, id, mask: mask || 15, max: schema.max || 0, handler,
+      states: schema.states ? schema.states.map((s) => this.state(s)) : null };
+    this.byName.set(name, m);
+    this.byId.set(id, m);
+    return this;
+  }
+
+  on(name, handler) {
+    this.byName.get(name).handler = handler;
+    return this;
+  }
+
+  // Defines the states, in number order (state 0 first); returns the protocol.
+  states(names) {
+    names.forEach((s) => this.state(s));
+    return this;
+  }
+
+  state(name) {
+    let i = this.stateNames.indexOf(name);
+    if (i < 0) {
+      i = this.stateNames.push(name) - 1;
+      if (i >= 32) throw new RangeError('truflux: more than 32 states');
+    }
+    return i;
+  }
+
+  ids() {
+    return [...this.byId.keys()].sort((a, b) => a - b);
+  }
+
+  // SHA-256 of the canonical text (§11).
+  fingerprint() {
+    let t = '';
+    for (const id of this.ids()) {
+      const m = this.byId.get(id);
+      const st = m.states ? m.states.slice().sort((a, b) => a - b).map((s) => this.stateNames[s]).join(',') : '*';
+      t += `${hex8(id)} ${m.name} ${m.mask} ${m.max} ${st}\n`;
+    }
+    if (this.stateNames.length) t += '#states ' + this.stateNames.join(',') + '\n';
+    return sha256(enc.encode(t));
+  }
+}

@@ -1,0 +1,71 @@
+// lib/adapters: the event queue behind truflux/queue.h. Producers are the callbacks that
+// servers and clients run on their loops' threads; the consumer pops on its own thread.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include <truflux/queue.h>
+
+// One event, allocated in one block with its payload right after the struct.
+struct tf_event {
+    tf_event *next = nullptr;
+    int kind = 0;
+    void *tag = nullptr;
+    tf_conn_t *conn = nullptr;  // own reference (tf_conn_retain)
+    uint32_t id = 0;
+    const char *name = nullptr;  // the receiver's protocol's string: lives as long as conn
+    int type = 0;
+    int code = 0;
+    int remote = 0;
+    char *detail = nullptr;  // ERROR only (malloc'd)
+    size_t len = 0;
+    size_t cost = 0;  // what it counts against the cap
+
+    const uint8_t *payload() const { return reinterpret_cast<const uint8_t *>(this + 1); }
+    uint8_t *payload() { return reinterpret_cast<uint8_t *>(this + 1); }
+};
+
+namespace tfad {
+
+struct source {
+    tf_queue *q;
+    void *tag;
+};
+
+// Bookkeeping per event besides its payload, so that a flood of empty messages is bounded too.
+constexpr size_t EVENT_OVERHEAD = sizeof(tf_event) + 16;
+
+tf_queue *queue_new(size_t max_bytes, int *err);
+void queue_free(tf_queue *q);
+int queue_callbacks(tf_queue *q, void *tag, tf_callbacks_t *cbs);
+tf_event *queue_pop(tf_queue *q);
+int queue_wait(tf_queue *q, int timeout_ms);
+int queue_wake(tf_queue *q);
+void queue_stats(const tf_queue *q, tf_queue_stats_t *out);
+void event_free(tf_event *ev);
+
+}  // namespace tfad
+
+struct tf_queue {
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    tf_event *head = nullptr, *tail = nullptr;  // guarded by mu
+    uint64_t count = 0, bytes = 0;              // guarded by mu
+    uint64_t max_bytes = 0;
+    uint64_t dropped = 0, refused = 0;          // guarded by mu
+    bool wake_waiting = false;                  // a WAKE is in the queue (guarded by mu)
+    // The descriptor: readable while count > 0. rfd == wfd for an eventfd.
+    int rfd = -1, wfd = -1;
+    std::vector<std::unique_ptr<tfad::source>> sources;  // guarded by mu
+    // Connections refused at OPEN: none of their events reach the consumer. Retained, so
+    // that their addresses cannot be reused by another connection while listed.
+    std::unordered_set<tf_conn_t *> silenced;   // guarded by mu
+    // Connections closed with EQUEUEFULL after their OPEN: further messages are dropped,
+    // their CLOSE still goes through. Retained, as above.
+    std::unordered_set<tf_conn_t *> overflowed;  // guarded by mu
+};

@@ -1,0 +1,84 @@
+// lib/crypto: TLS 1.2 over mbedTLS, without I/O. A tls_config holds what an endpoint
+// parsed once (certificates, key, CAs, pin); a tls_session is one connection's TLS state,
+// moving bytes through a tls_bio the caller provides (a socket, or any byte stream: the
+// transport in lib/transport/tls.cpp puts it over a plain stream, and a WebSocket may sit
+// on top of that). Only ECDHE key exchange with AEAD suites (AES-GCM, ChaCha20-Poly1305).
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace tfc {
+
+constexpr ssize_t TLS_WANT_READ = -200000;   // call again when the bio can give bytes
+constexpr ssize_t TLS_WANT_WRITE = -200001;  // call again when the bio can take bytes
+
+struct tls_params {
+    bool server = false;
+    std::string cert_file, key_file;  // PEM; required for a server, optional for a client
+    std::string ca_file;              // PEM CAs to verify the peer with
+    bool has_pin = false;             // client: SHA-256 of the server certificate (DER)
+    uint8_t pin[32] = {};
+    int client_cert = 0;              // server: 0 none, 1 verify if sent, 2 required
+    bool insecure = false;            // client: no verification at all
+};
+
+class tls_config;
+
+// Parses the files. NULL on failure with *err (TRUFLUX_EINVAL, TRUFLUX_ENOMEM) and *detail
+// naming the file and what is wrong with it.
+tls_config *tls_config_new(const tls_params &p, int *err, std::string *detail);
+void tls_config_free(tls_config *cfg);
+
+// The bytes under a session.
+class tls_bio {
+public:
+    virtual ~tls_bio() = default;
+    // Takes up to n bytes: the count taken (> 0), TLS_WANT_WRITE, or a negative error.
+    virtual ssize_t send(const uint8_t *p, size_t n) = 0;
+    // Gives up to n bytes: > 0, 0 at the end of the stream, TLS_WANT_READ, or an error.
+    virtual ssize_t recv(uint8_t *p, size_t n) = 0;
+};
+
+class tls_session {
+public:
+    // A session of cfg (which must outlive it) over bio (borrowed). `name` is the server
+    // name a client verifies the certificate against and sends (SNI); empty for none.
+    // NULL on failure with *err set.
+    static tls_session *create(tls_config *cfg, const std::string &name, tls_bio *bio,
+                               int *err);
+    ~tls_session();
+    tls_session(const tls_session &) = delete;
+    tls_session &operator=(const tls_session &) = delete;
+
+    // 0 when the handshake is done, TLS_WANT_*, or TRUFLUX_ECERT (the peer's certificate
+    // did not verify), TRUFLUX_EPIN (it is not the pinned one), TRUFLUX_EHANDSHAKE (any
+    // other failure: no common version or suite, a bad message, an alert),
+    // TRUFLUX_ECONNRESET / TRUFLUX_EEOF (the bio ended). error_detail() says more.
+    int handshake();
+    // Application data: > 0 bytes, 0 at the peer's close_notify or the end of the bio,
+    // TLS_WANT_*, or an error code.
+    ssize_t read(uint8_t *buf, size_t len);
+    // Encrypts up to len bytes (at most one record, 16 KiB): the count taken, TLS_WANT_*,
+    // or an error code.
+    ssize_t write(const uint8_t *buf, size_t len);
+    // Decrypted bytes, or received records, not yet returned by read().
+    bool pending() const;
+    // Sends close_notify (best effort).
+    void close_notify();
+    // Why the last call failed, for humans ("" when nothing to add).
+    const char *error_detail() const { return detail_.c_str(); }
+
+    struct impl;
+
+private:
+    tls_session() = default;
+    int fail(int code, int mbed_rc, const char *what);
+
+    impl *p_ = nullptr;
+    std::string detail_;
+};
+
+}  // namespace tfc

@@ -1,0 +1,218 @@
+// lib/transport: TLS 1.2 over any stream (see tls.h), with the engine of lib/crypto.
+//
+// Writing: records are produced into `wire_` (the engine's bio never refuses), and the
+// plaintext they hold is removed from the connection's queue only once the records have
+// gone to the inner stream; until then those bytes stay at the head of the queue
+// (`ahead_`), so the connection keeps asking to write and nothing is lost or reordered.
+#include "transport/tls.h"
+
+#include <event2/buffer.h>
+
+#include <algorithm>
+#include <memory>
+#include <new>
+
+#include <truflux/error.h>
+
+#include "core/config.h"
+#include "crypto/names.h"
+#include "crypto/tls_engine.h"
+
+namespace tfx {
+
+extern const transport tcp_transport;
+
+namespace {
+
+constexpr size_t RECORD = 16384;  // plaintext per TLS record
+
+struct tls_ctx {
+    tfc::tls_config *cfg = nullptr;
+    std::string server_name;
+    ~tls_ctx() { tfc::tls_config_free(cfg); }
+};
+
+class tls_stream final : public stream, private tfc::tls_bio {
+public:
+    tls_stream(stream *inner) : inner_(inner), wire_(evbuffer_new()) {}
+    ~tls_stream() override {
+        sess_.reset();
+        if (wire_) evbuffer_free(wire_);
+    }
+
+    bool init(tls_ctx *ctx, const std::string &name, int *err) {
+        if (!wire_) {
+            *err = TRUFLUX_ENOMEM;
+            return false;
+        }
+        sess_.reset(tfc::tls_session::create(ctx->cfg, name, this, err));
+        return sess_ != nullptr;
+    }
+
+    ssize_t handshake() override {
+        if (!done_) {
+            int r = sess_->handshake();
+            flush_wire();
+            if (r == tfc::TLS_WANT_READ) return has_output() ? IO_WANT_WRITE : IO_WANT_READ;
+            if (r == tfc::TLS_WANT_WRITE) return IO_WANT_WRITE;
+            if (r != 0) {
+                detail_ = sess_->error_detail();
+                return r;
+            }
+            done_ = true;
+        }
+        // The last flight must be out before the connection counts the handshake done.
+        if (flush_wire() < 0) return failed_;
+        return has_output() ? IO_WANT_WRITE : 0;
+    }
+
+    ssize_t read(uint8_t *buf, size_t len) override {
+        ssize_t r = sess_->read(buf, len);
+        flush_wire();  // an alert or a key update may have been produced
+        if (r == tfc::TLS_WANT_READ) return IO_WANT_READ;
+        if (r == tfc::TLS_WANT_WRITE) return IO_WANT_WRITE;
+        if (r < 0 && sess_->error_detail()[0]) detail_ = sess_->error_detail();
+        return r;
+    }
+
+    ssize_t write(evbuffer *out) override {
+        ssize_t total = 0;
+        for (;;) {
+            if (flush_wire() < 0) return total ? total : failed_;
+            if (evbuffer_get_length(wire_) > 0) break;  // the inner stream is full
+            if (ahead_) {
+                evbuffer_drain(out, ahead_);
+                total += (ssize_t)ahead_;
+                ahead_ = 0;
+            }
+            size_t avail = evbuffer_get_length(out);
+            if (avail == 0) break;
+            size_t take = std::min(avail, RECORD);
+            const uint8_t *p = evbuffer_pullup(out, (ev_ssize_t)take);
+            if (!p) return total ? total : (ssize_t)TRUFLUX_ENOMEM;
+            ssize_t n = sess_->write(p, take);
+            if (n == tfc::TLS_WANT_WRITE || n == tfc::TLS_WANT_READ) break;
+            if (n < 0) return total ? total : n;
+            ahead_ = (size_t)n;
+        }
+        if (total > 0) return total;
+        return has_output() || ahead_ ? IO_WANT_WRITE : 0;
+    }
+
+    bool has_pending() const override { return sess_->pending() || inner_->has_pending(); }
+    bool has_output() const override {
+        return evbuffer_get_length(wire_) > 0 || inner_->has_output();
+    }
+    void shutdown_write() override {
+        sess_->close_notify();
+        flush_wire();
+        inner_->shutdown_write();
+    }
+    const char *error_detail() const override {
+        if (!detail_.empty()) return detail_.c_str();
+        return inner_->error_detail();
+    }
+    const char *name() const override { return "tls"; }
+    int fd() const override { return inner_->fd(); }
+
+private:
+    // tls_bio: records out go to wire_, bytes in come from the inner stream.
+    ssize_t send(const uint8_t *p, size_t n) override {
+        if (evbuffer_add(wire_, p, n) != 0) return TRUFLUX_ENOMEM;
+        return (ssize_t)n;
+    }
+    ssize_t recv(uint8_t *p, size_t n) override {
+        ssize_t r = inner_->read(p, n);
+        if (r == IO_WANT_READ || r == IO_WANT_WRITE) return tfc::TLS_WANT_READ;
+        return r;
+    }
+
+    // Moves records to the inner stream as far as it takes them: 0, or < 0 when it failed.
+    int flush_wire() {
+        while (evbuffer_get_length(wire_) > 0) {
+            ssize_t n = inner_->write(wire_);
+            if (n > 0) continue;
+            if (n == 0 || n == IO_WANT_WRITE || n == IO_WANT_READ) return 0;
+            failed_ = (int)n;
+            return failed_;
+        }
+        return 0;
+    }
+
+    std::unique_ptr<stream> inner_;
+    evbuffer *wire_;
+    std::unique_ptr<tfc::tls_session> sess_;
+    size_t ahead_ = 0;  // bytes at the head of the queue already in records
+    bool done_ = false;
+    int failed_ = 0;
+    std::string detail_;
+};
+
+void *tls_ctx_new_fn(const tfcore::config &cfg, bool server, int *err, std::string *detail) {
+    return tls_ctx_new(cfg, server, err, detail);
+}
+
+stream *tls_wrap(void *ctx, int fd, bool server, const std::string &host, int *err) {
+    stream *tcp = tcp_transport.wrap(nullptr, fd, server, host, err);
+    if (!tcp) return nullptr;
+    return tls_stream_over(ctx, tcp, server, host, err);
+}
+
+}  // namespace
+
+void *tls_ctx_new(const tfcore::config &cfg, bool server, int *err, std::string *detail) {
+    tfc::tls_params p;
+    p.server = server;
+    if (const std::string *v = cfg.str(TRUFLUX_OPT_TLS_CERT_FILE)) p.cert_file = *v;
+    if (const std::string *v = cfg.str(TRUFLUX_OPT_TLS_KEY_FILE)) p.key_file = *v;
+    if (const std::string *v = cfg.str(TRUFLUX_OPT_TLS_CA_FILE)) p.ca_file = *v;
+    if (const std::string *v = cfg.str(TRUFLUX_OPT_TLS_PIN_SHA256)) {
+        if (server) {
+            *err = TRUFLUX_EINVAL;
+            *detail = "TRUFLUX_OPT_TLS_PIN_SHA256 is for clients";
+            return nullptr;
+        }
+        if (tfc::parse_sha256_hex(*v, p.pin) != 0) {
+            *err = TRUFLUX_EINVAL;
+            *detail = "TLS pin: not a SHA-256 in hex";
+            return nullptr;
+        }
+        p.has_pin = true;
+    }
+    p.client_cert = server ? cfg.tls_client_cert : 0;
+    p.insecure = !server && cfg.tls_insecure;
+    auto *ctx = new (std::nothrow) tls_ctx();
+    if (!ctx) {
+        *err = TRUFLUX_ENOMEM;
+        return nullptr;
+    }
+    ctx->cfg = tfc::tls_config_new(p, err, detail);
+    if (!ctx->cfg) {
+        delete ctx;
+        return nullptr;
+    }
+    if (const std::string *v = cfg.str(TRUFLUX_OPT_TLS_SERVER_NAME)) ctx->server_name = *v;
+    return ctx;
+}
+
+void tls_ctx_free(void *ctx) { delete static_cast<tls_ctx *>(ctx); }
+
+stream *tls_stream_over(void *ctx, stream *inner, bool server, const std::string &host, int *err) {
+    auto *c = static_cast<tls_ctx *>(ctx);
+    tls_stream *s = new (std::nothrow) tls_stream(inner);
+    if (!s) {
+        delete inner;
+        *err = TRUFLUX_ENOMEM;
+        return nullptr;
+    }
+    std::string name = server ? std::string() : c->server_name.empty() ? host : c->server_name;
+    if (!s->init(c, name, err)) {
+        delete s;
+        return nullptr;
+    }
+    return s;
+}
+
+extern const transport tls_transport = {"tls", tls_ctx_new_fn, tls_ctx_free, tls_wrap};
+
+}  // namespace tfx

@@ -1,0 +1,674 @@
+// lib/transport: truflux over WebSocket (see ws_stream.h and docs/PROTOCOL.md 3.3).
+//
+// Reading: recv(2) lands in the connection's decoder buffer; the frame parser unmasks the
+// payload and compacts it to the front of that buffer in the same pass, so the truflux bytes
+// reach the decoder without another copy. Writing: the frames queued in the connection's
+// evbuffer form one binary message (several frames per message, up to BATCH_MAX); a server
+// sends its header and the queue's chains with one sendmsg(2); a client, which must mask,
+// masks through a bounded scratch buffer, one fragment at a time.
+#include "transport/ws_stream.h"
+
+#include <event2/buffer.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include <truflux/error.h>
+
+#include "core/config.h"
+#include "transport/http_head.h"
+#include "transport/ws_codec.h"
+#include "transport/ws_handshake.h"
+#include "transport/ws_sha1.h"
+#include "wire/frame.h"
+
+namespace tfx {
+
+bool sniff_is_http(uint8_t first);  // sniff.cpp
+
+namespace {
+
+constexpr size_t BATCH_MAX = 1u << 20;       // frames packed into one message, when several
+constexpr size_t CLIENT_FRAG = 64u << 10;    // a client's fragments (masked via scratch)
+constexpr int MAX_IOV = 64;
+constexpr size_t STAGE_CAP = 2 * (ws::MAX_HEADER + ws::MAX_CONTROL);
+
+ssize_t errno_result(bool writing) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return writing ? IO_WANT_WRITE : IO_WANT_READ;
+    if (errno == ECONNRESET || errno == EPIPE) return TRUFLUX_ECONNRESET;
+    return TRUFLUX_EIO;
+}
+
+void random_bytes(void *p, size_t n) {
+    uint8_t *b = static_cast<uint8_t *>(p);
+    while (n) {
+        ssize_t r = getrandom(b, n, 0);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
+            // No entropy source: keys stay distinct per process and call, if not secret.
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)p;
+            for (; n; n--, x = x * 6364136223846793005ull + 1442695040888963407ull)
+                *b++ = (uint8_t)(x >> 56);
+            return;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
+}
+
+// Tracks truflux frame boundaries through a message's payload: each message must hold whole
+// frames (PROTOCOL.md 3.3), which lets a browser peer parse every message on its own.
+struct frame_bounds {
+    uint8_t hdr[tfw::HEADER_SIZE];
+    uint8_t have = 0;
+    uint64_t body = 0;
+    void feed(const uint8_t *p, size_t n) {
+        while (n) {
+            if (body) {
+                size_t k = body < n ? (size_t)body : n;
+                body -= k;
+                p += k;
+                n -= k;
+                continue;
+            }
+            hdr[have++] = *p++;
+            n--;
+            if (have == tfw::HEADER_SIZE) {
+                body = (uint64_t)hdr[5] << 24 | (uint64_t)hdr[6] << 16 | (uint64_t)hdr[7] << 8 |
+                       hdr[8];
+                have = 0;
+            }
+        }
+    }
+    bool at_boundary() const { return have == 0 && body == 0; }
+};
+
+// Octets of whole frames at the front of `out` that one message carries: all of it when it
+// fits BATCH_MAX (the queue only ever holds whole frames), else as many frames as fit, and
+// at least one.
+size_t batch_len(evbuffer *out) {
+    size_t total = evbuffer_get_length(out);
+    if (total <= BATCH_MAX) return total;
+    size_t at = 0;
+    evbuffer_ptr pos;
+    evbuffer_ptr_set(out, &pos, 0, EVBUFFER_PTR_SET);
+    while (at + tfw::HEADER_SIZE <= total) {
+        uint8_t h[tfw::HEADER_SIZE];
+        if (evbuffer_copyout_from(out, &pos, h, sizeof h) != (ssize_t)sizeof h) break;
+        size_t flen = tfw::HEADER_SIZE + ((size_t)h[5] << 24 | (size_t)h[6] << 16 |
+                                          (size_t)h[7] << 8 | h[8]);
+        if (at && at + flen > BATCH_MAX) break;
+        at += flen;
+        if (at >= total || evbuffer_ptr_set(out, &pos, flen, EVBUFFER_PTR_ADD) != 0) break;
+    }
+    return at < total ? at : total;
+}
+
+ws::parser_limits limits_for(bool server) {
+    ws::parser_limits l;
+    l.expect_masked = server;
+    l.text_ok = false;  // truflux rides in binary messages only
+    // No size limit at this layer: the payload streams into the truflux decoder, which
+    // checks every frame's length against the maximum message size before buffering it.
+    return l;
+}
+
+class ws_stream final : public stream {
+public:
+    enum mode_t { SNIFF, SERVER_HTTP, ANSWER, CLIENT_HTTP, OPEN, RAW };
+
+    ws_stream(int fd, bool server, mode_t mode) : fd_(fd), server_(server), mode_(mode),
+                                                  parser_(limits_for(server)) {
+        random_bytes(&rng_, sizeof rng_);
+        rng_ |= 1;
+    }
+    ~ws_stream() override {
+        delete head_;
+        // A stream ended without our close frame (a client after its truflux close, an
+        // aborted connection) still says goodbye if the socket takes it at once.
+        if (mode_ == OPEN && !close_sent_ && !frame_active()) {
+            close_pending_ = true;
+            close_code_ = ws::CLOSE_NORMAL;
+            close_reason_.clear();
+            flush_control();
+        }
+        if (release_) release_(release_arg_);
+    }
+
+    ssize_t handshake() override;
+    ssize_t read(uint8_t *buf, size_t len) override;
+    ssize_t write(evbuffer *out) override;
+    bool has_pending() const override { return in_off_ < in_.size(); }
+    void shutdown_write() override;
+    bool has_output() const override {
+        return mode_ == OPEN && (stage_off_ < stage_len_ ||
+                                 (!close_sent_ && (pong_pending_ || close_pending_)));
+    }
+    const char *error_detail() const override { return detail_.empty() ? nullptr : detail_.c_str(); }
+    const char *name() const override { return mode_ == RAW ? "tcp" : "ws"; }
+    int fd() const override { return fd_; }
+
+    std::string path_;       // server: accepted path ("" any); client: request target
+    std::string authority_;  // client: Host
+    std::string answer_;     // ANSWER: the response head to send
+    bool refusing_ = false;  // ANSWER: it is a refusal
+    void (*release_)(void *) = nullptr;  // adopted: lets the HTTP server's side go
+    void *release_arg_ = nullptr;
+
+private:
+    bool frame_active() const { return hdr_off_ < hdr_len_ || frame_left_ > 0; }
+    void next_mask(uint8_t key[4]) {
+        // xorshift64*: masks must not be predictable by what the payload is (RFC 6455
+        // 10.3); the seed comes from getrandom(2).
+        rng_ ^= rng_ >> 12;
+        rng_ ^= rng_ << 25;
+        rng_ ^= rng_ >> 27;
+        uint64_t v = rng_ * 0x2545F4914F6CDD1Dull;
+        memcpy(key, &v, 4);
+    }
+    void put_control(uint8_t op, const uint8_t *p, size_t n);
+    void stage_control();
+    bool flush_control();
+    ssize_t fail_ws(uint16_t status, const char *why, int code);
+    ssize_t send_answer();
+    ssize_t server_handshake();
+    ssize_t client_handshake();
+    void keep_rest(const uint8_t *p, size_t n) { in_.assign(p, p + n); in_off_ = 0; }
+
+    int fd_;
+    bool server_;
+    mode_t mode_;
+    uint64_t rng_ = 0;
+    std::string detail_;
+
+    // Handshake.
+    http::head_parser *head_ = nullptr;
+    size_t answer_off_ = 0;
+    bool request_sent_ = false;
+    std::string key_;
+    std::vector<uint8_t> in_;  // octets read past the HTTP head, handed out by read() first
+    size_t in_off_ = 0;
+
+    // Reading.
+    ws::parser parser_;
+    frame_bounds bounds_;
+    uint64_t msg_bytes_ = 0;
+    bool close_recv_ = false;
+    int failed_ = 0;
+
+    // Control frames of ours: at most one pong (the latest ping's, RFC 6455 5.5.3) and the
+    // close, staged onto the wire between data frames.
+    uint8_t stage_[STAGE_CAP];
+    size_t stage_len_ = 0, stage_off_ = 0;
+    bool pong_pending_ = false;
+    uint8_t pong_[ws::MAX_CONTROL];
+    size_t pong_len_ = 0;
+    bool close_pending_ = false, close_sent_ = false;
+    uint16_t close_code_ = ws::CLOSE_NORMAL;
+    std::string close_reason_;
+
+    // The data frame being written.
+    uint8_t hdr_[ws::MAX_HEADER];
+    size_t hdr_len_ = 0, hdr_off_ = 0;
+    uint64_t frame_left_ = 0;    // payload octets of the frame not yet written
+    uint64_t msg_left_ = 0;      // client: octets of the message not yet put in a frame
+    bool msg_first_ = false;
+    std::unique_ptr<uint8_t[]> scratch_;  // client: the masked fragment
+    size_t scratch_off_ = 0;
+};
+
+// ---- control frames -------------------------------------------------------------------------
+
+void ws_stream::put_control(uint8_t op, const uint8_t *p, size_t n) {
+    uint8_t key[4];
+    if (!server_) next_mask(key);
+    uint8_t *at = stage_ + stage_len_;
+    size_t h = ws::header_write(at, op, true, n, server_ ? nullptr : key);
+    if (server_) {
+        memcpy(at + h, p, n);
+    } else {
+        ws::mask_copy(at + h, p, n, key, 0);
+    }
+    stage_len_ += h + n;
+}
+
+// Moves pending control frames onto the stage (between data frames only).
+void ws_stream::stage_control() {
+    if (stage_off_ < stage_len_ || frame_active() || close_sent_) return;
+    stage_len_ = stage_off_ = 0;
+    if (pong_pending_) {
+        put_control(ws::OP_PONG, pong_, pong_len_);
+        pong_pending_ = false;
+    }
+    if (close_pending_) {
+        uint8_t p[ws::MAX_CONTROL];
+        size_t n = 0;
+        if (close_code_ != ws::CLOSE_NO_STATUS) {
+            p[0] = (uint8_t)(close_code_ >> 8);
+            p[1] = (uint8_t)close_code_;
+            n = 2 + std::min(close_reason_.size(), ws::MAX_CONTROL - 2);
+            memcpy(p + 2, close_reason_.data(), n - 2);
+        }
+        put_control(ws::OP_CLOSE, p, n);
+        close_pending_ = false;
+        close_sent_ = true;
+    }
+}
+
+// Sends staged control frames now if the socket takes them. True when the stage is empty
+// and no close waits for a data frame to end.
+bool ws_stream::flush_control() {
+    stage_control();
+    while (stage_off_ < stage_len_) {
+        ssize_t n = send(fd_, stage_ + stage_off_, stage_len_ - stage_off_,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0) return false;
+        stage_off_ += (size_t)n;
+    }
+    stage_len_ = stage_off_ = 0;
+    return !close_pending_;
+}
+
+// A violation by the peer: close with `status` (best effort), report `code` from now on.
+ssize_t ws_stream::fail_ws(uint16_t status, const char *why, int code) {
+    detail_ = std::string("WebSocket: ") + why;
+    failed_ = code;
+    if (!close_sent_) {
+        close_pending_ = true;
+        pong_pending_ = false;
+        close_code_ = status;
+        close_reason_ = why;
+        flush_control();
+    }
+    return code;
+}
+
+// ---- handshake ------------------------------------------------------------------------------
+
+ssize_t ws_stream::send_answer() {
+    while (answer_off_ < answer_.size()) {
+        ssize_t n = send(fd_, answer_.data() + answer_off_, answer_.size() - answer_off_,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) return errno_result(true);
+        answer_off_ += (size_t)n;
+    }
+    if (refusing_) {
+        shutdown(fd_, SHUT_WR);
+        return TRUFLUX_EHTTP;
+    }
+    mode_ = OPEN;
+    answer_.clear();
+    answer_.shrink_to_fit();
+    return 0;
+}
+
+ssize_t ws_stream::server_handshake() {
+    if (!head_) {
+        head_ = new (std::nothrow) http::head_parser(http::head_parser::REQUEST);
+        if (!head_) return TRUFLUX_ENOMEM;
+    }
+    for (;;) {
+        uint8_t buf[4096];
+        ssize_t n = recv(fd_, buf, sizeof buf, 0);
+        if (n == 0) {
+            detail_ = "peer closed the connection during the HTTP upgrade";
+            return TRUFLUX_EEOF;
+        }
+        if (n < 0) return errno_result(false);
+        long used = head_->feed(buf, (size_t)n);
+        ws::upgrade_answer a;
+        if (used < 0) {
+            a.status = head_->error_status();
+            a.why = head_->why();
+            a.text = ws::refusal_text(a.status, a.why, false);
+        } else if (!head_->done()) {
+            continue;
+        } else {
+            keep_rest(buf + used, (size_t)n - (size_t)used);
+            ws::check_request(ws::request_of(*head_), path_, &a);
+        }
+        refusing_ = a.status != 101;
+        if (refusing_) detail_ = std::string("HTTP upgrade refused: ") + a.why;
+        answer_ = std::move(a.text);
+        delete head_;
+        head_ = nullptr;
+        mode_ = ANSWER;
+        return send_answer();
+    }
+}
+
+ssize_t ws_stream::client_handshake() {
+    if (!request_sent_) {
+        if (answer_.empty()) {
+            uint8_t raw[16];
+            random_bytes(raw, sizeof raw);
+            key_ = ws::base64_encode(raw, sizeof raw);
+            answer_ = ws::build_request(authority_, path_, key_);  // our request, here
+        }
+        while (answer_off_ < answer_.size()) {
+            ssize_t n = send(fd_, answer_.data() + answer_off_, answer_.size() - answer_off_,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) return errno_result(true);
+            answer_off_ += (size_t)n;
+        }
+        request_sent_ = true;
+        answer_.clear();
+        head_ = new (std::nothrow) http::head_parser(http::head_parser::RESPONSE);
+        if (!head_) return TRUFLUX_ENOMEM;
+    }
+    for (;;) {
+        uint8_t buf[4096];
+        ssize_t n = recv(fd_, buf, sizeof buf, 0);
+        if (n == 0) {
+            detail_ = "server closed the connection during the HTTP upgrade";
+            return TRUFLUX_EHTTP;
+        }
+        if (n < 0) return errno_result(false);
+        long used = head_->feed(buf, (size_t)n);
+        if (used < 0) {
+            detail_ = std::string("malformed HTTP answer: ") + head_->why();
+            return TRUFLUX_EHTTP;
+        }
+        if (!head_->done()) continue;
+        std::string why;
+        if (!ws::check_response(*head_, key_, &why)) {
+            detail_ = "HTTP upgrade failed: " + why;
+            return TRUFLUX_EHTTP;
+        }
+        keep_rest(buf + used, (size_t)n - (size_t)used);
+        delete head_;
+        head_ = nullptr;
+        mode_ = OPEN;
+        return 0;
+    }
+}
+
+ssize_t ws_stream::handshake() {
+    switch (mode_) {
+    case SNIFF: {
+        uint8_t b;
+        ssize_t n = recv(fd_, &b, 1, MSG_PEEK);
+        if (n == 0) return TRUFLUX_EEOF;
+        if (n < 0) return errno_result(false);
+        if (!sniff_is_http(b)) {
+            mode_ = RAW;
+            return 0;
+        }
+        mode_ = SERVER_HTTP;
+        return server_handshake();
+    }
+    case SERVER_HTTP: return server_handshake();
+    case ANSWER: return send_answer();
+    case CLIENT_HTTP: return client_handshake();
+    default: return 0;
+    }
+}
+
+// ---- reading --------------------------------------------------------------------------------
+
+ssize_t ws_stream::read(uint8_t *buf, size_t len) {
+    if (mode_ == RAW) {
+        ssize_t n = recv(fd_, buf, len, 0);
+        return n >= 0 ? n : errno_result(false);
+    }
+    if (failed_) return failed_;
+    if (close_recv_) return 0;
+    for (int round = 0; round < 4; round++) {
+        size_t n;
+        if (in_off_ < in_.size()) {
+            n = std::min(len, in_.size() - in_off_);
+            memcpy(buf, in_.data() + in_off_, n);
+            in_off_ += n;
+            if (in_off_ == in_.size()) {
+                in_.clear();
+                in_.shrink_to_fit();
+                in_off_ = 0;
+            }
+        } else {
+            ssize_t r = recv(fd_, buf, len, 0);
+            if (r == 0) return 0;  // TCP ended without a close frame: EOF all the same
+            if (r < 0) return errno_result(false);
+            n = (size_t)r;
+        }
+        parser_.feed(buf, n);
+        ws::event ev;
+        int r = 0;
+        bool closing = false;
+        while (!closing && (r = parser_.next(&ev)) > 0) {
+            switch (ev.kind) {
+            case ws::event::DATA:
+                bounds_.feed(ev.data, ev.len);
+                msg_bytes_ += ev.len;
+                if (ev.last) {
+                    if (msg_bytes_ == 0)
+                        return fail_ws(ws::CLOSE_PROTOCOL, "empty message", TRUFLUX_EPROTO);
+                    if (!bounds_.at_boundary())
+                        return fail_ws(ws::CLOSE_PROTOCOL, "truflux frame split across messages",
+                                       TRUFLUX_EPROTO);
+                    msg_bytes_ = 0;
+                }
+                break;
+            case ws::event::PING:
+                if (close_sent_) break;
+                memcpy(pong_, ev.data, ev.len);
+                pong_len_ = ev.len;
+                pong_pending_ = true;
+                break;
+            case ws::event::PONG:
+                break;
+            case ws::event::CLOSE:
+                // Answer with the same code (RFC 6455 5.5.1), then report the end.
+                close_recv_ = true;
+                closing = true;
+                if (!close_sent_) {
+                    close_pending_ = true;
+                    pong_pending_ = false;
+                    close_code_ = ev.code;
+                    close_reason_.clear();
+                }
+                break;
+            }
+        }
+        if (!closing && r < 0) {
+            uint16_t st = parser_.status();
+            return fail_ws(st, parser_.why(),
+                           st == ws::CLOSE_TOO_BIG ? TRUFLUX_EMSGSIZE : TRUFLUX_EWEBSOCKET);
+        }
+        size_t got = parser_.compacted();
+        flush_control();  // a pong goes out at once when the socket takes it
+        if (got) return (ssize_t)got;
+        if (close_recv_) return 0;
+    }
+    return IO_WANT_READ;
+}
+
+// ---- writing --------------------------------------------------------------------------------
+
+ssize_t ws_stream::write(evbuffer *out) {
+    if (mode_ == RAW) {
+        int n = evbuffer_write(out, fd_);
+        return n >= 0 ? n : errno_result(true);
+    }
+    if (mode_ != OPEN) return 0;
+    if (close_sent_ && !frame_active()) {
+        // Nothing may follow our close frame: what is queued will never be sent.
+        if (stage_off_ < stage_len_) {
+            flush_control();
+            if (stage_off_ < stage_len_) return IO_WANT_WRITE;
+        }
+        size_t n = evbuffer_get_length(out);
+        evbuffer_drain(out, n);
+        return (ssize_t)n;
+    }
+    stage_control();
+    if (!frame_active() && !close_sent_ && evbuffer_get_length(out) > 0) {
+        if (server_) {
+            frame_left_ = batch_len(out);
+            hdr_len_ = ws::header_write(hdr_, ws::OP_BINARY, true, frame_left_, nullptr);
+        } else {
+            if (!scratch_) {
+                scratch_.reset(new (std::nothrow) uint8_t[CLIENT_FRAG]);
+                if (!scratch_) return TRUFLUX_ENOMEM;
+            }
+            if (msg_left_ == 0) {
+                msg_left_ = batch_len(out);
+                msg_first_ = true;
+            }
+            size_t flen = (size_t)std::min<uint64_t>(msg_left_, CLIENT_FRAG);
+            evbuffer_copyout(out, scratch_.get(), flen);
+            uint8_t key[4];
+            next_mask(key);
+            ws::mask_copy(scratch_.get(), scratch_.get(), flen, key, 0);
+            hdr_len_ = ws::header_write(hdr_, msg_first_ ? ws::OP_BINARY : ws::OP_CONT,
+                                        flen == msg_left_, flen, key);
+            msg_first_ = false;
+            msg_left_ -= flen;
+            frame_left_ = flen;
+            scratch_off_ = 0;
+        }
+        hdr_off_ = 0;
+    }
+    iovec iov[MAX_IOV];
+    int n = 0;
+    if (stage_off_ < stage_len_) iov[n++] = {stage_ + stage_off_, stage_len_ - stage_off_};
+    if (hdr_off_ < hdr_len_) iov[n++] = {hdr_ + hdr_off_, hdr_len_ - hdr_off_};
+    if (frame_left_) {
+        if (server_) {
+            int k = evbuffer_peek(out, (ev_ssize_t)frame_left_, nullptr, iov + n, MAX_IOV - n);
+            if (k > MAX_IOV - n) k = MAX_IOV - n;
+            // Chains may run past the frame: cut the last vector at its end.
+            uint64_t sum = 0;
+            for (int i = 0; i < k; i++) {
+                if (sum + iov[n + i].iov_len >= frame_left_) {
+                    iov[n + i].iov_len = (size_t)(frame_left_ - sum);
+                    k = i + 1;
+                    break;
+                }
+                sum += iov[n + i].iov_len;
+            }
+            n += k;
+        } else {
+            iov[n++] = {scratch_.get() + scratch_off_, (size_t)frame_left_};
+        }
+    }
+    if (n == 0) return 0;
+    msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)n;
+    ssize_t w = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) return errno_result(true);
+    size_t left = (size_t)w;
+    size_t k = std::min(left, stage_len_ - stage_off_);
+    stage_off_ += k;
+    left -= k;
+    if (stage_off_ == stage_len_) stage_off_ = stage_len_ = 0;
+    k = std::min(left, hdr_len_ - hdr_off_);
+    hdr_off_ += k;
+    left -= k;
+    if (left) {
+        evbuffer_drain(out, left);
+        frame_left_ -= left;
+        scratch_off_ += left;
+    }
+    return (ssize_t)left;
+}
+
+void ws_stream::shutdown_write() {
+    if (mode_ == OPEN && !close_sent_) {
+        close_pending_ = true;
+        close_code_ = ws::CLOSE_NORMAL;
+        close_reason_.clear();
+        // The close frame must not be cut off by the FIN; if it cannot go now, the linger
+        // timer ends the connection instead.
+        if (!flush_control()) return;
+    }
+    shutdown(fd_, SHUT_WR);
+}
+
+// ---- transports -----------------------------------------------------------------------------
+
+void *ctx_new_at(const tfcore::config &, bool server, const tfcore::url &u, bool sniff,
+                 int *err, std::string *detail) {
+    if (sniff && !server) {
+        *err = TRUFLUX_EBADURL;
+        *detail = "tcp+ws:// is for listening; clients connect with tcp:// or ws://";
+        return nullptr;
+    }
+    ws_ctx *c = new (std::nothrow) ws_ctx();
+    if (!c) {
+        *err = TRUFLUX_ENOMEM;
+        return nullptr;
+    }
+    c->sniff = sniff;
+    c->path = u.path;
+    if (!server) {
+        if (c->path.empty()) c->path = "/";
+        bool v6 = u.host.find(':') != std::string::npos;
+        c->authority = (v6 ? "[" + u.host + "]" : u.host) + ":" + std::to_string(u.port);
+    }
+    return c;
+}
+
+void *ws_ctx_new_at(const tfcore::config &cfg, bool server, const tfcore::url &u, int *err,
+                    std::string *detail) {
+    return ctx_new_at(cfg, server, u, false, err, detail);
+}
+
+void *sniff_ctx_new_at(const tfcore::config &cfg, bool server, const tfcore::url &u, int *err,
+                       std::string *detail) {
+    return ctx_new_at(cfg, server, u, true, err, detail);
+}
+
+void ws_ctx_free(void *ctx) { delete static_cast<ws_ctx *>(ctx); }
+
+stream *wrap(void *ctx, int fd, bool server, const std::string &, int *err) {
+    return ws_wrap(static_cast<const ws_ctx *>(ctx), fd, server, err);
+}
+
+}  // namespace
+
+stream *ws_wrap(const ws_ctx *ctx, int fd, bool server, int *err) {
+    ws_stream::mode_t m = !server ? ws_stream::CLIENT_HTTP
+                          : ctx && ctx->sniff ? ws_stream::SNIFF
+                                              : ws_stream::SERVER_HTTP;
+    ws_stream *s = new (std::nothrow) ws_stream(fd, server, m);
+    if (!s) {
+        *err = TRUFLUX_ENOMEM;
+        return nullptr;
+    }
+    if (ctx) {
+        s->path_ = ctx->path;
+        s->authority_ = ctx->authority;
+    }
+    return s;
+}
+
+stream *ws_adopt(int fd, std::string answer, void (*release)(void *), void *arg, int *err) {
+    ws_stream *s = new (std::nothrow) ws_stream(fd, true, ws_stream::ANSWER);
+    if (!s) {
+        *err = TRUFLUX_ENOMEM;
+        if (release) release(arg);
+        return nullptr;
+    }
+    s->answer_ = std::move(answer);
+    s->release_ = release;
+    s->release_arg_ = arg;
+    return s;
+}
+
+extern const transport ws_transport = {"ws", nullptr, ws_ctx_free, wrap, ws_ctx_new_at};
+extern const transport tcp_ws_transport = {"tcp+ws", nullptr, ws_ctx_free, wrap,
+                                           sniff_ctx_new_at};
+
+}  // namespace tfx
