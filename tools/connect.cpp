@@ -145,7 +145,9 @@ public:
                 s_.closed = true;
                 s_.cv.notify_all();
             }
-            loop_.stop();
+            // Stopped from the inbox, after this iteration: a CLOSE frame queued by the
+            // ending (e.g. refusing a server's key) still goes out first.
+            loop_.call([this] { loop_.stop(); });
         });
     }
 
