@@ -55,7 +55,7 @@ banner = @echo "==> $@ [$$(date +%H:%M:%S)]"
 # Each step drives its own CMake build, which parallelises internally (-j$(JOBS)); running
 # steps side by side would only oversubscribe the machine and interleave their output.
 .NOTPARALLEL:
-.PHONY: all build install-deps test test-unit test-asan test-tsan install-test test-openssl run bench \
+.PHONY: all build build-openssl install-deps test test-unit test-asan test-tsan install-test test-openssl run bench \
         bench-deps install fuzz fuzz-build clean
 
 all: build
@@ -104,8 +104,15 @@ run: build
 	exec $(TRUFLUX_BIN) serve --tcp 127.0.0.1:$(PORT) --web 127.0.0.1:$(WEB_PORT)
 
 # The peers' packages first (scripts/bench-deps), so that configuring finds their libraries.
-bench: bench-deps build
-	$(TRUFLUX_BIN) bench $(BENCH_ARGS)
+# Both crypto backends in one run: every truflux system also runs from the OpenSSL build, as
+# NAME@alt, each compared with the AES-GCM floor of its own backend.
+bench: bench-deps build build-openssl
+	$(TRUFLUX_BIN) bench --alt-exe $(OPENSSL_DIR)/tools/truflux $(BENCH_ARGS)
+
+build-openssl: install-deps
+	$(call configure,$(OPENSSL_DIR)) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTRUFLUX_CRYPTO=openssl \
+	  -DTRUFLUX_EXAMPLES=OFF
+	$(CMAKE) --build $(OPENSSL_DIR) -j $(JOBS) --target truflux_cli
 
 bench-deps: install-deps
 	@bash scripts/bench-deps
