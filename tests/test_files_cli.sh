@@ -12,7 +12,7 @@ T=$(mktemp -d)
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do
-        kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
     rm -rf "$T"
 }

@@ -11,7 +11,7 @@ BIN=${TRUFLUX_BIN:-$BUILD/tools/truflux}
 T=$(mktemp -d)
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     rm -rf "$T"
 }
 trap cleanup EXIT
