@@ -31,12 +31,9 @@ bool in_loop(const tf_loop *loop) {
            loop->runner.load(std::memory_order_acquire) == std::this_thread::get_id();
 }
 
-uint64_t now_ms(tf_loop *loop) {
-    struct timeval tv;
-    if (loop && event_base_gettimeofday_cached(loop->base, &tv) == 0) {
-        // libevent caches CLOCK_MONOTONIC-based time when the base uses a monotonic timer;
-        // fall through to clock_gettime otherwise.
-    }
+uint64_t now_ms(tf_loop *) {
+    // libevent's cached time is wall-clock time; timeouts need the monotonic clock, which
+    // the vDSO reads without a system call.
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
