@@ -10,7 +10,7 @@
 #                         FUZZ_SMOKE_SECONDS=5 per target
 #   make run [PORT=7000] [WEB_PORT=8080]  run the server of the truflux CLI on
 #                         127.0.0.1:$(PORT), its chat page on http://127.0.0.1:$(WEB_PORT)/
-#   make bench [BENCH_ARGS=...]
+#   make bench [BENCH_ARGS=...] [BENCH_FILE_SIZE=1G]
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #   make fuzz [FUZZ_SECONDS=60]
 #   make clean
@@ -34,6 +34,7 @@ DESTDIR ?=
 PORT ?= 7000
 WEB_PORT ?= 8080
 BENCH_ARGS ?=
+BENCH_FILE_SIZE ?= 1G
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 CMAKE ?= cmake
@@ -105,9 +106,13 @@ run: build
 
 # The peers' packages first (scripts/bench-deps), so that configuring finds their libraries.
 # Both crypto backends in one run: every truflux system also runs from the OpenSSL build, as
-# NAME@alt, each compared with the AES-GCM floor of its own backend.
+# NAME@alt, each compared with the AES-GCM floor of its own backend. Then file throughput
+# (one BENCH_FILE_SIZE file per sample, with message roundtrips meanwhile) from each build.
 bench: bench-deps build build-openssl
 	$(TRUFLUX_BIN) bench --alt-exe $(OPENSSL_DIR)/tools/truflux $(BENCH_ARGS)
+	$(TRUFLUX_BIN) bench --files $(BENCH_FILE_SIZE)
+	$(OPENSSL_DIR)/tools/truflux bench --files $(BENCH_FILE_SIZE) \
+	  --systems truflux-tcp-aesgcm,truflux-tcp-chachapoly
 
 build-openssl: install-deps
 	$(call configure,$(OPENSSL_DIR)) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTRUFLUX_CRYPTO=openssl \

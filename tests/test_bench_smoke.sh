@@ -121,4 +121,23 @@ assert two["unsupported"] and not two["ok"], two
 print("scale ok")
 EOF
 
+# --- file throughput: every truflux system and the floors move one small file --------------
+timeout 120 "$BIN" bench --files 2M --reps 1 --timeout 30 --json >"$T/files.json" 2>"$T/ferr" ||
+  { cat "$T/ferr" >&2; fail "bench --files exit status"; }
+python3 - "$T/files.json" "$systems" <<'EOF' || fail "the file report is wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["file_size"] == 2 << 20, doc["file_size"]
+got = {s["system"]: s for s in doc["systems"]}
+want = [n for n in sys.argv[2].split(",") if n.startswith("truflux-") and "@" not in n]
+want += ["truflux-tcp-nosendfile", "file-floor"]
+for name in want:
+    s = got[name]
+    assert s["ok"], (name, s["error"])
+    assert s["seconds"] > 0 and s["x_floor"] > 0, s
+    if name.startswith("truflux-"):
+        assert s["rtt_count"] >= 1, ("no message crossed while the file moved", s)
+print("files ok:", len(want), "systems")
+EOF
+
 echo "bench smoke: PASS (${#run[@]} systems)"

@@ -1,5 +1,5 @@
 /* tests/test_files_memory.c: credit-based flow control bounds memory on both sides whatever
- * the speeds (issue point 2). A sender streams 64 MiB to a receiver whose sink is always the
+ * the speeds. A sender streams 64 MiB to a receiver whose sink is always the
  * slower side; the sender's send queue, the receiver's buffer and the process's peak
  * resident size must stay within the configured bounds, far below the content's size. Alone
  * in its executable so that the process's peak RSS (getrusage) measures this transfer only. */

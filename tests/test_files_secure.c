@@ -1,4 +1,4 @@
-/* tests/test_files_secure.c: file transfers on encrypted connections (issue point 7): with
+/* tests/test_files_secure.c: file transfers on encrypted connections: with
  * the secure layer on, a file's chunks travel inside the encrypted records like every other
  * frame (never through sendfile(2), which would bypass the encryption), and the file
  * arrives whole; switching encryption off and on again in the middle of a transfer keeps

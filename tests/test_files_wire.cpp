@@ -16,6 +16,7 @@ extern "C" {
 #include <truflux/error.h>
 
 #include "crypto/sha256.h"
+#include "crypto/sha256_shani.h"
 #include "crypto/sha256_stream.h"
 #include "files/name.h"
 #include "files/wire.h"
@@ -185,6 +186,28 @@ void test_sha256_stream(void **) {
                 hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 }
 
+// The SHA-extensions path (taken by sha256_stream where the CPU has them) against the
+// one-shot digest for every length across several blocks and for uneven pieces.
+void test_sha256_lengths(void **) {
+    std::vector<uint8_t> data(1100);
+    for (size_t i = 0; i < data.size(); i++) data[i] = uint8_t(i * 131 + 17);
+    tfc::sha256_stream s;
+    for (size_t len = 0; len <= data.size(); len++) {
+        uint8_t one[32], inc[32], blocks[32];
+        tfc::sha256(data.data(), len, one);
+        for (size_t at = 0, step = 1 + len % 7; at < len; at += step, step = step * 2 + 1)
+            s.update(data.data() + at, std::min(step, len - at));
+        s.finish(inc);
+        assert_memory_equal(one, inc, 32);
+        // Whole blocks straight from the caller's buffer, then the tail.
+        s.update(data.data(), len / 64 * 64);
+        s.update(data.data() + len / 64 * 64, len % 64);
+        s.finish(blocks);
+        assert_memory_equal(one, blocks, 32);
+    }
+    print_message("sha256_stream: %s\n", tfc::sha256_shani_available() ? "SHA extensions" : "portable");
+}
+
 }  // namespace
 
 int main(void) {
@@ -192,6 +215,7 @@ int main(void) {
         cmocka_unit_test(test_header_limits),  cmocka_unit_test(test_offer_layout),
         cmocka_unit_test(test_other_payloads), cmocka_unit_test(test_name_rules),
         cmocka_unit_test(test_sha256_stream),
+        cmocka_unit_test(test_sha256_lengths),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

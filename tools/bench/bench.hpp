@@ -122,6 +122,7 @@ struct Sample {
     std::string error;
     double seconds = 0, cpu_client = 0, cpu_server = 0;
     double load1 = 0;  // the 1-minute load average when the sample ended
+    std::vector<std::string> client_lines;  // what the client printed before RESULT
 };
 
 // One roundtrip measurement: a fresh server, a fresh client, one connection. `wrap_server`
@@ -160,6 +161,12 @@ void print_json(std::FILE *out, const RunInfo &info, const std::vector<Row> &row
 
 int run_role(const std::map<std::string, std::string> &opts);
 int run_scale(const Env &env, const std::map<std::string, std::string> &opts, bool json);
+// --files SIZE: file throughput against the file floors, and message roundtrips meanwhile.
+int run_files(const Env &env, const std::vector<std::string> &systems, int reps, RunInfo &info,
+              const std::map<std::string, std::string> &opts, bool json);
+// The truflux sides of --files (`--role file-server|file-client`).
+int run_file_role(const TfSystem &sys, const Env &env, bool server,
+                  const std::map<std::string, std::string> &opts);
 // `row`: the size to profile and the smaller of two counts (NULL: 64 B, 1000 and 3000).
 int run_profile(const Env &env, const std::vector<std::string> &systems, const Row *row,
                 const std::map<std::string, std::string> &opts, bool json);

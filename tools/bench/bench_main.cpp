@@ -28,6 +28,7 @@ const char bench_usage[] =
     "       truflux bench --list\n"
     "       truflux bench --connections N [--systems LIST] [--json]\n"
     "       truflux bench --fanout N [--messages M] [--loops 1,2] [--json]\n"
+    "       truflux bench --files SIZE [--systems LIST] [--reps N] [--json]\n"
     "       truflux bench --callgrind | --allocs | --syscalls [--systems LIST] [--json]\n"
     "\n"
     "Measures roundtrips of binary messages, one in flight, between a client and a server in\n"
@@ -50,6 +51,10 @@ const char bench_usage[] =
     "  --timeout SECONDS  longest one sample may take (default 300)\n"
     "  --alt-exe PATH     also run every chosen truflux system from another build's truflux\n"
     "                     binary, as NAME@alt, interleaved with this one (A/B of a change)\n"
+    "  --files SIZE       move one file of SIZE bytes (k, M, G suffixes) from client to\n"
+    "                     server per sample, for each truflux system and the file floors\n"
+    "                     (sendfile into a file; AES-256-GCM records), while the client keeps\n"
+    "                     one 64 B message in flight: throughput and those roundtrips\n"
     "  --list             the systems, one a line: NAME, KIND (truflux, floor, peer), STATUS\n"
     "                     (ok; absent: this build of the library lacks it; missing: a\n"
     "                     package is not installed), DESCRIPTION, REF (its floor), by tabs\n"
@@ -278,7 +283,8 @@ int bench_main(int argc, char **argv) {
         // Internal: the truflux sides of a measurement, started by the driver.
         {"role", true},      {"system", true},      {"port", true},      {"size", true},
         {"count", true},     {"extra", true},       {"cert", true},      {"key", true},
-        {"clients", true},
+        {"clients", true},   {"files", true},       {"dir", true},       {"file", true},
+        {"sendfile", true},
     };
     if (!args.parse(argc, argv, specs, err)) return usage_error(err);
     if (args.has("help")) {
@@ -302,6 +308,14 @@ int bench_main(int argc, char **argv) {
     std::vector<Row> rows;
     if (!parse_rows(args.get("rows", "64B,16kB,128kB,1MB,10MB"), rows, err)) return usage_error(err);
     std::vector<std::string> names = split(args.get("systems"), ',');
+    if (args.has("files")) {
+        Env env = make_env((int)pin, timeout);
+        std::error_code ec;
+        RunInfo info = run_info(argc, argv, (int)reps, (int)pin);
+        int rc = run_files(env, names, (int)reps, info, opts, args.has("json"));
+        std::filesystem::remove_all(env.tmpdir, ec);
+        return rc;
+    }
     for (const std::string &n : names)
         if (!find_system(n)) return usage_error("unknown system " + n + " (see --list)");
 

@@ -222,7 +222,10 @@ Sample run_sample(const Launch &launch, const Env &env, const Row &row,
     err = client.start(cargs, launch.env, env.pin_cpu);
     if (!err.empty()) return fail(s, "client: " + err, client);
     bool got = client.read_line(line, env.timeout);
-    while (got && line.compare(0, 7, "RESULT ") != 0) got = client.read_line(line, env.timeout);
+    while (got && line.compare(0, 7, "RESULT ") != 0) {
+        s.client_lines.push_back(line);
+        got = client.read_line(line, env.timeout);
+    }
     if (!got) {
         int st = client.wait(0.5);
         server.kill_now();

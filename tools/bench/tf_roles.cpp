@@ -266,6 +266,8 @@ int run_role(const std::map<std::string, std::string> &o) {
     if (role == "client")
         return run_client(*sys, env, (int)get_long(o, "port", 0), (size_t)get_long(o, "size", 64),
                           get_long(o, "count", 1));
+    if (role == "file-server" || role == "file-client")
+        return run_file_role(*sys, env, role == "file-server", o);
     if (role == "conn-server" || role == "fanout-server")
         return run_scale_server(*sys, env, role == "fanout-server", o);
     if (role == "conn-clients" || role == "fanout-clients")
