@@ -112,6 +112,18 @@ with truflux.Server("tcp://127.0.0.1:0", proto) as server:
     asyncio.run(main())
     server.stop()
     t.join(10)
+
+# The wheel carries the secure layer: a pinned, encrypted echo.
+pair = truflux.keygen()
+with truflux.Server("tcp://127.0.0.1:0", proto, static_key=pair.private) as server:
+    t = threading.Thread(target=server.serve_forever)
+    t.start()
+    with truflux.Client(server.url, proto, peer_key=pair.public) as c:
+        assert c.connection.secure
+        c.send("echo", "sealed")
+        assert c.recv(timeout=5).data == "sealed"
+    server.stop()
+    t.join(10)
 print("wheel smoke check: ok, truflux", truflux.__version__)
 PY
 step "done"

@@ -22,7 +22,34 @@
  *  - an ERROR arriving while the queue is over its cap is dropped (counted in
  *    tf_queue_stats); the CLOSE that ends a connection still carries its reason;
  *  - CLOSE and DRAIN events are always queued: there is at most one CLOSE per OPEN delivered
- *    and one DRAIN per TRUFLUX_EAGAIN the program got, so they stay bounded.
+ *    and one DRAIN per TRUFLUX_EAGAIN the program got, so they stay bounded;
+ *  - SECURE and SECURE_FAIL (at most one each per handshake) are dropped like an ERROR when
+ *    the queue is over its cap: tf_conn_secure / tf_conn_secure_info still tell the state;
+ *  - a FILE_OFFER arriving while the queue is over its cap is declined on the spot, and
+ *    that transfer produces no event at all (counted in `refused`);
+ *  - FILE_PROGRESS is coalesced: a transfer has at most one waiting, updated in place with
+ *    the latest position, so a fast transfer costs one event whatever its chunk count;
+ *  - FILE_ACCEPT, FILE_DECLINE, FILE_CANCEL and FILE_END are always queued for a transfer
+ *    the program knows of (its own offer, or one whose OFFER it got): at most one each per
+ *    transfer. FILE_PAUSE, FILE_RESUME and FILE_ERROR (and any event of a transfer the
+ *    program does not know of, e.g. an offer refused as unsafe before it reached the
+ *    program) are dropped like an ERROR when over the cap; the handle's own state
+ *    (tf_file_is_paused, tf_file_stats) stays true.
+ * Events of a connection refused at OPEN, including its file events, never reach the
+ * program. SECURE and SECURE_FAIL may come before the connection's OPEN (when the open
+ * waits for the handshake: a TRUFLUX_SECURE_REQUIRED side or a pinned key), or for a
+ * connection that never opens (a failed required handshake): such a connection gets no
+ * CLOSE event.
+ *
+ * Files through the queue: install tf_queue_file_callbacks()' struct with
+ * tf_server_set_file_callbacks / tf_client_set_file_callbacks. An offer is decided after
+ * popping its FILE_OFFER event, by tf_file_accept_path / tf_file_accept_dir /
+ * tf_file_accept_fd or tf_file_decline on tf_event_file() (truflux/file.h allows deciding
+ * after the callback; take tf_file_retain to keep the handle past truflux_event_free). An
+ * offer never decided stays pending until the sender cancels or the connection ends. The
+ * path and descriptor forms of truflux/file.h are what a queue-driven program uses: the
+ * stream forms (tf_file_io_t) call back on the loop's thread, which such a program cannot
+ * serve (a descriptor, e.g. one end of a pipe, gives a stream instead).
  */
 #ifndef TRUFLUX_QUEUE_H
 #define TRUFLUX_QUEUE_H
@@ -32,6 +59,8 @@
 #include <truflux/version.h>
 #include <truflux/protocol.h>
 #include <truflux/conn.h>
+#include <truflux/security.h>
+#include <truflux/file.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,8 +69,9 @@ extern "C" {
 typedef struct tf_queue tf_queue_t;
 typedef struct tf_event tf_event_t;
 
-/* What an event reports. Numbers are stable; 7-15 are reserved for connection events added
- * later (the secure layer's), 16-31 for file transfer events. */
+/* What an event reports. Numbers are stable; 7-15 are connection events (9-15 reserved),
+ * 16-31 file transfer events (25-31 reserved). File events carry the transfer
+ * (tf_event_file) and its connection (tf_event_conn). */
 typedef enum tf_event_kind {
     TRUFLUX_EVENT_OPEN = 1,     /* on_open: conn */
     TRUFLUX_EVENT_MESSAGE = 2,  /* on_message: conn and the message (tf_event_message) */
@@ -49,7 +79,21 @@ typedef enum tf_event_kind {
                                    (the reason), remote */
     TRUFLUX_EVENT_ERROR = 4,    /* on_error: conn (may be NULL), code, detail */
     TRUFLUX_EVENT_DRAIN = 5,    /* on_drain: conn */
-    TRUFLUX_EVENT_WAKE = 6      /* tf_queue_wake(): no source, no connection */
+    TRUFLUX_EVENT_WAKE = 6,     /* tf_queue_wake(): no source, no connection */
+    TRUFLUX_EVENT_SECURE = 7,   /* on_secure: conn; code: the directions encrypted when the
+                                   handshake finished (TRUFLUX_DIR_SEND | TRUFLUX_DIR_RECV);
+                                   what it established: tf_event_secure_info */
+    TRUFLUX_EVENT_SECURE_FAIL = 8, /* on_secure_fail: conn, code, detail */
+    TRUFLUX_EVENT_FILE_OFFER = 16,   /* on_offer: the peer offers a file; decide with
+                                        tf_file_accept_* / tf_file_decline */
+    TRUFLUX_EVENT_FILE_ACCEPT = 17,  /* on_accept: the peer accepted our offer */
+    TRUFLUX_EVENT_FILE_DECLINE = 18, /* on_decline: the peer declined our offer */
+    TRUFLUX_EVENT_FILE_PAUSE = 19,   /* on_pause: the peer paused the transfer */
+    TRUFLUX_EVENT_FILE_RESUME = 20,  /* on_resume: the peer resumed it */
+    TRUFLUX_EVENT_FILE_PROGRESS = 21, /* on_progress: tf_event_progress (coalesced) */
+    TRUFLUX_EVENT_FILE_CANCEL = 22,  /* on_cancel: the peer canceled the transfer */
+    TRUFLUX_EVENT_FILE_ERROR = 23,   /* on_error: code, detail */
+    TRUFLUX_EVENT_FILE_END = 24      /* on_end: code is the status (0: complete) */
 } tf_event_kind_t;
 
 /* The cap truflux_queue_new(0) picks: 64 MiB. */
@@ -81,6 +125,14 @@ TRUFLUX_API void truflux_queue_free(tf_queue_t *queue);
  * for is set. Any thread. Returns 0, TRUFLUX_EINVAL, TRUFLUX_ENOMEM. */
 TRUFLUX_API int tf_queue_callbacks(tf_queue_t *queue, void *tag, tf_callbacks_t *cbs);
 
+/* Fills *cbs (cbs->size must be set, e.g. by TRUFLUX_FILE_CALLBACKS_INIT) with file
+ * callbacks that report every file event into the queue as TRUFLUX_EVENT_FILE_*, each
+ * carrying `tag`; install them with tf_server_set_file_callbacks /
+ * tf_client_set_file_callbacks. Every member the struct has room for is set. Any thread.
+ * Returns 0, TRUFLUX_EINVAL, TRUFLUX_ENOMEM. */
+TRUFLUX_API int tf_queue_file_callbacks(tf_queue_t *queue, void *tag,
+                                        tf_file_callbacks_t *cbs);
+
 /* A descriptor that is readable exactly while the queue holds events (an eventfd on Linux).
  * Watch it for readability only; do not read, write or close it. Any thread. Returns the
  * descriptor, or TRUFLUX_EINVAL. */
@@ -102,7 +154,8 @@ TRUFLUX_API int tf_queue_wake(tf_queue_t *queue);
 /* Copies the counters into *out (out->size must be set). Any thread. Returns 0 or EINVAL. */
 TRUFLUX_API int tf_queue_stats(const tf_queue_t *queue, tf_queue_stats_t *out);
 
-/* Frees an event and drops its reference to the connection. NULL is a no-op. Any thread. */
+/* Frees an event and drops its references to the connection and the transfer. NULL is a
+ * no-op. Any thread. */
 TRUFLUX_API void truflux_event_free(tf_event_t *event);
 
 /* The event's kind (a tf_event_kind_t), or TRUFLUX_EINVAL for NULL. */
@@ -119,14 +172,32 @@ TRUFLUX_API tf_conn_t *tf_event_conn(const tf_event_t *event);
  * borrowed from the event. Returns 0, or TRUFLUX_EINVAL (NULL, or not a MESSAGE). */
 TRUFLUX_API int tf_event_message(const tf_event_t *event, tf_message_t *msg);
 
-/* CLOSE: the reason (0 after a graceful close); ERROR: the error code; otherwise 0. */
+/* CLOSE: the reason (0 after a graceful close); ERROR, SECURE_FAIL, FILE_ERROR: the error
+ * code; SECURE: the directions encrypted; FILE_END: the status; otherwise 0. */
 TRUFLUX_API int tf_event_code(const tf_event_t *event);
 
 /* CLOSE: nonzero when the peer ended the connection; otherwise 0. */
 TRUFLUX_API int tf_event_remote(const tf_event_t *event);
 
-/* ERROR: the human-readable detail; otherwise "". Borrowed from the event; never NULL. */
+/* ERROR, SECURE_FAIL, FILE_ERROR: the human-readable detail; otherwise "". Borrowed from
+ * the event; never NULL. */
 TRUFLUX_API const char *tf_event_detail(const tf_event_t *event);
+
+/* For a SECURE event: copies what the handshake established, as tf_conn_secure_info gave it
+ * when the event was made (pattern, cipher, the peer's static key if it proved one, the
+ * handshake hash), into *out (out->size must be set). Returns 0, or TRUFLUX_EINVAL (NULL,
+ * or not a SECURE event). */
+TRUFLUX_API int tf_event_secure_info(const tf_event_t *event, tf_secure_info_t *out);
+
+/* For a FILE_* event: the transfer, borrowed from the event (valid until
+ * truflux_event_free; take tf_file_retain to keep it longer, e.g. to decide an offer
+ * later). NULL for other kinds. */
+TRUFLUX_API tf_file_t *tf_event_file(const tf_event_t *event);
+
+/* For a FILE_PROGRESS event: the position reached and the size (TRUFLUX_FILE_SIZE_UNKNOWN
+ * for a stream), as in tf_file_callbacks_t's on_progress; either pointer may be NULL.
+ * Returns 0, or TRUFLUX_EINVAL (NULL, or not a FILE_PROGRESS event). */
+TRUFLUX_API int tf_event_progress(const tf_event_t *event, uint64_t *done, int64_t *total);
 
 #ifdef __cplusplus
 }

@@ -86,7 +86,9 @@ void fd_lower(tf_queue *q) {
     (void)r;
 }
 
-// ---- events ----------------------------------------------------------------------------
+}  // namespace
+
+// ---- events (shared with queue_events.cpp through adapters/queue.h) ----------------------
 
 tf_event *event_alloc(int kind, void *tag, tf_conn_t *conn, size_t len) {
     void *mem = malloc(sizeof(tf_event) + len);
@@ -149,13 +151,6 @@ void shed(tf_conn_t *conn) {
     tf_conn_close(conn, TRUFLUX_CLOSE_GRACEFUL, TRUFLUX_EQUEUEFULL);
 }
 
-// ---- the callbacks (loop threads) --------------------------------------------------------
-
-struct event_deleter {
-    void operator()(tf_event *ev) const { event_free(ev); }
-};
-using event_ptr = std::unique_ptr<tf_event, event_deleter>;
-
 // Adds conn to a bookkeeping set with its own reference. Under q->mu. Returns whether it
 // was new.
 bool remember(std::unordered_set<tf_conn_t *> &set, tf_conn_t *conn) {
@@ -163,6 +158,16 @@ bool remember(std::unordered_set<tf_conn_t *> &set, tf_conn_t *conn) {
     tf_conn_retain(conn);
     return true;
 }
+
+void count_drop(void *user) {
+    tf_queue *q = static_cast<source *>(user)->q;
+    std::lock_guard<std::mutex> g(q->mu);
+    q->dropped++;
+}
+
+namespace {
+
+// ---- the callbacks (loop threads) --------------------------------------------------------
 
 void on_open_body(void *user, tf_conn_t *conn) {
     source *s = static_cast<source *>(user);
@@ -282,11 +287,6 @@ void on_drain_body(void *user, tf_conn_t *conn) {
 
 // The callbacks proper: no exception may unwind into the loop's frames, so an allocation
 // failure inside one becomes a dropped event.
-void count_drop(void *user) {
-    tf_queue *q = static_cast<source *>(user)->q;
-    std::lock_guard<std::mutex> g(q->mu);
-    q->dropped++;
-}
 
 void on_open(void *user, tf_conn_t *conn) {
     try {
@@ -332,6 +332,14 @@ void on_drain(void *user, tf_conn_t *conn) {
 
 // ---- the queue ---------------------------------------------------------------------------
 
+source *add_source(tf_queue *q, void *tag) {
+    std::unique_ptr<source> s(new source{q, tag});
+    source *raw = s.get();
+    std::lock_guard<std::mutex> g(q->mu);
+    q->sources.push_back(std::move(s));
+    return raw;
+}
+
 tf_queue *queue_new(size_t max_bytes, int *err) {
     tf_queue *q = new (std::nothrow) tf_queue();
     if (!q) {
@@ -356,17 +364,14 @@ void queue_free(tf_queue *q) {
     }
     for (tf_conn_t *c : q->silenced) tf_conn_release(c);
     for (tf_conn_t *c : q->overflowed) tf_conn_release(c);
+    for (tf_file_t *f : q->silenced_files) tf_file_release(f);
+    for (tf_file_t *f : q->offered_files) tf_file_release(f);
     fd_close(q);
     delete q;
 }
 
 int queue_callbacks(tf_queue *q, void *tag, tf_callbacks_t *cbs) {
-    std::unique_ptr<source> s(new source{q, tag});
-    source *raw = s.get();
-    {
-        std::lock_guard<std::mutex> g(q->mu);
-        q->sources.push_back(std::move(s));
-    }
+    source *raw = add_source(q, tag);
     // Only the members the caller's struct has room for: it may predate later fields.
     tf_callbacks_t full = TRUFLUX_CALLBACKS_INIT;
     full.user = raw;
@@ -375,6 +380,8 @@ int queue_callbacks(tf_queue *q, void *tag, tf_callbacks_t *cbs) {
     full.on_close = on_close;
     full.on_error = on_error;
     full.on_drain = on_drain;
+    full.on_secure = on_secure;
+    full.on_secure_fail = on_secure_fail;
     size_t n = cbs->size < sizeof full ? cbs->size : sizeof full;
     size_t keep = cbs->size;
     memcpy(cbs, &full, n);
@@ -392,6 +399,11 @@ tf_event *queue_pop(tf_queue *q) {
     q->bytes -= ev->cost;
     if (--q->count == 0) fd_lower(q);
     if (ev->kind == TRUFLUX_EVENT_WAKE) q->wake_waiting = false;
+    if (ev->kind == TRUFLUX_EVENT_FILE_PROGRESS) {
+        // Popped: later progress of this transfer makes a new event.
+        auto it = q->progress.find(ev->file);
+        if (it != q->progress.end() && it->second == ev) q->progress.erase(it);
+    }
     return ev;
 }
 
@@ -445,6 +457,7 @@ void queue_stats(const tf_queue *q, tf_queue_stats_t *out) {
 
 void event_free(tf_event *ev) {
     if (ev->conn) tf_conn_release(ev->conn);
+    if (ev->file) tf_file_release(ev->file);
     free(ev->detail);
     ev->~tf_event();
     free(ev);

@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include <truflux/file.h>
 #include <truflux/queue.h>
+#include <truflux/security.h>
 
 // One event, allocated in one block with its payload right after the struct.
 struct tf_event {
@@ -22,7 +25,11 @@ struct tf_event {
     int type = 0;
     int code = 0;
     int remote = 0;
-    char *detail = nullptr;  // ERROR only (malloc'd)
+    char *detail = nullptr;  // ERROR, SECURE_FAIL, FILE_ERROR (malloc'd)
+    tf_file_t *file = nullptr;  // FILE_* only: own reference (tf_file_retain)
+    uint64_t done = 0;          // FILE_PROGRESS
+    int64_t total = 0;          // FILE_PROGRESS
+    // MESSAGE: the message's bytes; SECURE: a tf_secure_info_t.
     size_t len = 0;
     size_t cost = 0;  // what it counts against the cap
 
@@ -43,11 +50,39 @@ constexpr size_t EVENT_OVERHEAD = sizeof(tf_event) + 16;
 tf_queue *queue_new(size_t max_bytes, int *err);
 void queue_free(tf_queue *q);
 int queue_callbacks(tf_queue *q, void *tag, tf_callbacks_t *cbs);
+int queue_file_callbacks(tf_queue *q, void *tag, tf_file_callbacks_t *cbs);
 tf_event *queue_pop(tf_queue *q);
 int queue_wait(tf_queue *q, int timeout_ms);
 int queue_wake(tf_queue *q);
 void queue_stats(const tf_queue *q, tf_queue_stats_t *out);
 void event_free(tf_event *ev);
+
+// Internal to lib/adapters: the producer side's pieces, shared by queue.cpp (connection
+// events) and queue_events.cpp (secure and file events).
+struct event_deleter {
+    void operator()(tf_event *ev) const { event_free(ev); }
+};
+using event_ptr = std::unique_ptr<tf_event, event_deleter>;
+
+// A new event (nullptr when out of memory) with `len` payload bytes, holding a reference to
+// conn (may be NULL).
+tf_event *event_alloc(int kind, void *tag, tf_conn_t *conn, size_t len);
+// Under q->mu: links ev at the tail; whether an event of this cost fits under the cap.
+void link(tf_queue *q, tf_event *ev);
+bool fits(const tf_queue *q, size_t cost);
+// Queues ev when `force` or when it fits; otherwise frees it and counts a drop.
+bool offer(tf_queue *q, tf_event *ev, bool force);
+// Under q->mu: adds conn with its own reference (whether it was new) / takes it out (the
+// caller then releases it).
+bool remember(std::unordered_set<tf_conn_t *> &set, tf_conn_t *conn);
+bool take_from(std::unordered_set<tf_conn_t *> &set, tf_conn_t *c);
+// A producer's context, owned by the queue.
+source *add_source(tf_queue *q, void *tag);
+// Counts an event lost to an exception inside a callback.
+void count_drop(void *user);
+// The secure-layer callbacks of tf_callbacks_t (queue_events.cpp).
+void on_secure(void *user, tf_conn_t *conn);
+void on_secure_fail(void *user, tf_conn_t *conn, int code, const char *detail);
 
 }  // namespace tfad
 
@@ -68,4 +103,9 @@ struct tf_queue {
     // Connections closed with EQUEUEFULL after their OPEN: further messages are dropped,
     // their CLOSE still goes through. Retained, as above.
     std::unordered_set<tf_conn_t *> overflowed;  // guarded by mu
+    // Transfers whose OFFER was refused over the cap: none of their events are queued.
+    // Transfers whose OFFER was queued: their END is always queued. Both retained.
+    std::unordered_set<tf_file_t *> silenced_files, offered_files;  // guarded by mu
+    // The FILE_PROGRESS event waiting for each transfer, updated in place (coalescing).
+    std::unordered_map<tf_file_t *, tf_event *> progress;  // guarded by mu
 };

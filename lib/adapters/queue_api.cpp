@@ -1,5 +1,7 @@
 // lib/adapters: the C functions of truflux/queue.h: check arguments, forward, keep C++
 // exceptions on this side of the ABI.
+#include <cstring>
+
 #include <truflux/error.h>
 #include <truflux/queue.h>
 
@@ -30,6 +32,12 @@ TRUFLUX_API void truflux_queue_free(tf_queue_t *queue) {
 TRUFLUX_API int tf_queue_callbacks(tf_queue_t *queue, void *tag, tf_callbacks_t *cbs) {
     if (!queue || !cbs || cbs->size < sizeof(size_t) + sizeof(void *)) return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] { return tfad::queue_callbacks(queue, tag, cbs); });
+}
+
+TRUFLUX_API int tf_queue_file_callbacks(tf_queue_t *queue, void *tag,
+                                        tf_file_callbacks_t *cbs) {
+    if (!queue || !cbs || cbs->size < sizeof(size_t) + sizeof(void *)) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] { return tfad::queue_file_callbacks(queue, tag, cbs); });
 }
 
 TRUFLUX_API int tf_queue_fd(const tf_queue_t *queue) {
@@ -86,6 +94,28 @@ TRUFLUX_API int tf_event_remote(const tf_event_t *event) { return event ? event-
 
 TRUFLUX_API const char *tf_event_detail(const tf_event_t *event) {
     return event && event->detail ? event->detail : "";
+}
+
+TRUFLUX_API int tf_event_secure_info(const tf_event_t *event, tf_secure_info_t *out) {
+    if (!event || !out || out->size < sizeof(size_t) || event->kind != TRUFLUX_EVENT_SECURE ||
+        event->len != sizeof(tf_secure_info_t))
+        return TRUFLUX_EINVAL;
+    // Only what the caller's struct has room for: it may predate later fields.
+    size_t n = out->size < event->len ? out->size : event->len;
+    memcpy(out, event->payload(), n);
+    out->size = n;
+    return 0;
+}
+
+TRUFLUX_API tf_file_t *tf_event_file(const tf_event_t *event) {
+    return event ? event->file : nullptr;
+}
+
+TRUFLUX_API int tf_event_progress(const tf_event_t *event, uint64_t *done, int64_t *total) {
+    if (!event || event->kind != TRUFLUX_EVENT_FILE_PROGRESS) return TRUFLUX_EINVAL;
+    if (done) *done = event->done;
+    if (total) *total = event->total;
+    return 0;
 }
 
 }  // extern "C"

@@ -33,9 +33,10 @@ def require(what: str) -> None:
 class CliServer:
     """`truflux serve --tcp 127.0.0.1:0`: echo comes back, chat goes to the others."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [binary, "serve", "--tcp", "127.0.0.1:0", "--quiet", "--close-timeout", "1000"],
+            [binary, "serve", "--tcp", "127.0.0.1:0", "--quiet", "--close-timeout", "1000",
+             *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self._first_line(WAIT)
         m = re.match(r"truflux listening on (tcp://\S+:\d+)$", line)
@@ -79,11 +80,36 @@ class CliServer:
                 f.close()
 
 
-@pytest.fixture
-def cli() -> Iterator[CliServer]:
+def cli_binary() -> str:
+    """The truflux CLI (TRUFLUX_BIN), or a skip."""
     binary = os.environ.get("TRUFLUX_BIN")
     if not binary or not os.access(binary, os.X_OK):
         require("TRUFLUX_BIN does not name the truflux CLI")
+    return binary  # type: ignore[return-value]
+
+
+@pytest.fixture
+def cli_serve() -> Iterator:
+    """Starts `truflux serve` with extra flags: cli_serve("--key", path); stopped after the
+    test."""
+    binary = cli_binary()
+    started: List[CliServer] = []
+
+    def start(*extra: str) -> CliServer:
+        server = CliServer(binary, *extra)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def cli() -> Iterator[CliServer]:
+    binary = cli_binary()
     server = CliServer(binary)
     try:
         yield server

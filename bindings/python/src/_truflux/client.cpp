@@ -19,6 +19,9 @@ public:
         try {
             tf_callbacks_t cbs = callbacks();
             check(tf_client_set_callbacks(c_, &cbs));
+            // Files are always enabled: offers nobody handles are declined in Python.
+            tf_file_callbacks_t fcbs = file_callbacks();
+            check(tf_client_set_file_callbacks(c_, &fcbs));
             host_->start();
         } catch (...) {
             truflux_client_free(c_);

@@ -80,5 +80,7 @@ void init_conn(py::module_ &m);
 void init_endpoint(py::module_ &m);
 void init_server(py::module_ &m);
 void init_client(py::module_ &m);
+void init_file(py::module_ &m);    // after init_conn: adds to Conn
+void init_secure(py::module_ &m);  // after init_conn: adds to Conn
 
 }  // namespace tfpy

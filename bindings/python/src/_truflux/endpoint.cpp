@@ -8,9 +8,15 @@
 //   (EVENT_ERROR, key, code, detail)
 //   (EVENT_DRAIN, key)
 //   (EVENT_WAKE, 0)
+//   (EVENT_SECURE, key, Conn, dirs, info)        info: Conn.secure_info()'s dict, as then;
+//                                                may come before the connection's OPEN
+//   (EVENT_SECURE_FAIL, key, code, detail)
+//   (EVENT_FILE_*, key, File, ...)               FILE_PROGRESS: done, total;
+//                                                FILE_ERROR: code, detail; FILE_END: status
 #include "endpoint.h"
 
 #include "conn.h"
+#include "file.h"
 
 namespace tfpy {
 
@@ -45,6 +51,12 @@ tf_callbacks_t endpoint::callbacks() {
     return cbs;
 }
 
+tf_file_callbacks_t endpoint::file_callbacks() {
+    tf_file_callbacks_t cbs = TRUFLUX_FILE_CALLBACKS_INIT;
+    check(tf_queue_file_callbacks(queue_, nullptr, &cbs), "event queue");
+    return cbs;
+}
+
 void endpoint::check_alive() const {
     if (!queue_) throw error{TRUFLUX_ECLOSED, "already closed"};
 }
@@ -76,9 +88,34 @@ py::object endpoint::convert(tf_event_t *ev) {
     case TRUFLUX_EVENT_CLOSE:
         return py::make_tuple(kind, key, tf_event_code(ev), tf_event_remote(ev) != 0);
     case TRUFLUX_EVENT_ERROR:
+    case TRUFLUX_EVENT_SECURE_FAIL:
         return py::make_tuple(kind, key, tf_event_code(ev), py::str(tf_event_detail(ev)));
+    case TRUFLUX_EVENT_SECURE: {
+        tf_secure_info_t info;
+        info.size = sizeof info;
+        check(tf_event_secure_info(ev, &info));
+        return py::make_tuple(kind, key, std::make_shared<conn>(host_, c), tf_event_code(ev),
+                              secure_info_dict(info));
+    }
     default:
-        return py::make_tuple(kind, key);
+        break;
+    }
+    tf_file_t *f = tf_event_file(ev);
+    if (!f) return py::make_tuple(kind, key);
+    auto handle = std::make_shared<file>(host_, f);
+    switch (kind) {
+    case TRUFLUX_EVENT_FILE_PROGRESS: {
+        uint64_t done = 0;
+        int64_t total = 0;
+        check(tf_event_progress(ev, &done, &total));
+        return py::make_tuple(kind, key, handle, done, total);
+    }
+    case TRUFLUX_EVENT_FILE_ERROR:
+        return py::make_tuple(kind, key, handle, tf_event_code(ev), py::str(tf_event_detail(ev)));
+    case TRUFLUX_EVENT_FILE_END:
+        return py::make_tuple(kind, key, handle, tf_event_code(ev));
+    default:
+        return py::make_tuple(kind, key, handle);
     }
 }
 
@@ -142,6 +179,19 @@ void init_endpoint(py::module_ &m) {
     m.attr("EVENT_ERROR") = static_cast<int>(TRUFLUX_EVENT_ERROR);
     m.attr("EVENT_DRAIN") = static_cast<int>(TRUFLUX_EVENT_DRAIN);
     m.attr("EVENT_WAKE") = static_cast<int>(TRUFLUX_EVENT_WAKE);
+#define TFPY_EV_(name) m.attr("EVENT_" #name) = static_cast<int>(TRUFLUX_EVENT_##name);
+    TFPY_EV_(SECURE)
+    TFPY_EV_(SECURE_FAIL)
+    TFPY_EV_(FILE_OFFER)
+    TFPY_EV_(FILE_ACCEPT)
+    TFPY_EV_(FILE_DECLINE)
+    TFPY_EV_(FILE_PAUSE)
+    TFPY_EV_(FILE_RESUME)
+    TFPY_EV_(FILE_PROGRESS)
+    TFPY_EV_(FILE_CANCEL)
+    TFPY_EV_(FILE_ERROR)
+    TFPY_EV_(FILE_END)
+#undef TFPY_EV_
     m.attr("QUEUE_DEFAULT_MAX") = static_cast<size_t>(TRUFLUX_QUEUE_DEFAULT_MAX);
 }
 

@@ -27,8 +27,10 @@ public:
     bool freed() const { return queue_ == nullptr; }
 
 protected:
-    // The callbacks that report into the queue, for tf_*_set_callbacks.
+    // The callbacks that report into the queue, for tf_*_set_callbacks and
+    // tf_*_set_file_callbacks.
     tf_callbacks_t callbacks();
+    tf_file_callbacks_t file_callbacks();
     // Frees the server or client (loop stopped). Called once, by free().
     virtual void free_objects() = 0;
     // Throws TRUFLUX_ECLOSED after free().

@@ -18,4 +18,6 @@ PYBIND11_MODULE(_truflux, m) {
     tfpy::init_endpoint(m);
     tfpy::init_server(m);
     tfpy::init_client(m);
+    tfpy::init_file(m);
+    tfpy::init_secure(m);
 }

@@ -42,6 +42,25 @@ void init_protocol(py::module_ &m) {
                 return py::str(n);
             },
             py::arg("id"), "The name of a defined id, or None.")
+        .def(
+            "add_state",
+            [](protocol &self, const std::string &state) {
+                return check(tf_protocol_add_state(self.p, state.c_str()), state.c_str());
+            },
+            py::arg("state"), "Defines a state; returns its number (0 for the first).")
+        .def(
+            "allow",
+            [](protocol &self, const std::string &message, const std::string &state) {
+                check(tf_protocol_allow(self.p, message.c_str(), state.c_str()),
+                      (message + " in " + state).c_str());
+            },
+            py::arg("message"), py::arg("state"), "Makes a message valid in a state.")
+        .def(
+            "state",
+            [](const protocol &self, const std::string &state) {
+                return check(tf_protocol_state(self.p, state.c_str()), state.c_str());
+            },
+            py::arg("state"), "The number of a defined state.")
         .def("count", [](const protocol &self) { return tf_protocol_count(self.p); })
         .def(
             "fingerprint",

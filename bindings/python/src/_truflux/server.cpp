@@ -23,6 +23,9 @@ public:
         try {
             tf_callbacks_t cbs = callbacks();
             check(tf_server_set_callbacks(s_, &cbs));
+            // Files are always enabled: offers nobody handles are declined in Python.
+            tf_file_callbacks_t fcbs = file_callbacks();
+            check(tf_server_set_file_callbacks(s_, &fcbs));
             for (const std::string &url : urls) listen_now(url);
             host_->start();
             started_ = true;

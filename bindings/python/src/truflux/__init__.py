@@ -24,7 +24,10 @@ from ._codec import NOTHING, Type
 from .client import Client
 from .connection import Connection, Message
 from .errors import Error
+from .files import SIZE_UNKNOWN, Transfer
 from .protocol import Protocol
+from .security import KeyPair, crypto_backend, decode_key, encode_key, key_public, keygen, \
+    load_key
 from .server import Server
 from . import aio  # noqa: E402  (after the names it uses)
 
@@ -43,7 +46,8 @@ library_version: str = _truflux.version()
 
 __all__ = [
     "Client", "Server", "Protocol", "Connection", "Message", "Type", "Error", "NOTHING",
-    "aio", "errors", "library_version",
+    "Transfer", "SIZE_UNKNOWN", "KeyPair", "keygen", "key_public", "encode_key",
+    "decode_key", "load_key", "crypto_backend", "aio", "errors", "library_version",
 ] + list(errors.by_name)
 
 

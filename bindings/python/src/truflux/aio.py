@@ -29,12 +29,39 @@ from . import _options, _truflux
 from ._codec import NOTHING, encode
 from .connection import EAGAIN, ECLOSED, EQUEUEFULL, ClientState, Connection, Message
 from .errors import Error, by_name, error_for
+from .files import Source, Transfer, Transfers
 from .protocol import Protocol
 from .server import ServerBase
 
-__all__ = ["connect", "serve", "AsyncClient", "AsyncServer", "AsyncConnection"]
+__all__ = ["connect", "serve", "AsyncClient", "AsyncServer", "AsyncConnection",
+           "AsyncTransfer"]
 
 ETIMEDOUT = by_name["ETIMEDOUT"]
+
+
+class AsyncTransfer(Transfer):
+    """A :class:`truflux.Transfer` of an asyncio client or server: ``await transfer`` (or
+    ``await transfer.wait(timeout)``) waits for its end on the running loop. Its handlers
+    (``transfer.on(...)``) run on the loop and must be plain functions."""
+
+    async def wait(  # type: ignore[override]
+            self, timeout: Optional[float] = None) -> "AsyncTransfer":
+        """Waits for the end, at most ``timeout`` seconds: returns the transfer after
+        success, raises its error otherwise (:class:`truflux.ETIMEDOUT` on timeout)."""
+        owner = self._owner
+        deadline = owner._deadline(timeout)
+        while self.status is None:
+            if owner._native.freed:
+                break
+            if not await owner._changed(deadline):
+                raise ETIMEDOUT(f"file {self.name!r} not done in time")
+        if self.status is None:
+            self._end(by_name["ECLOSED"].code)
+        self.result()
+        return self
+
+    def __await__(self) -> Generator[Any, None, "AsyncTransfer"]:
+        return self.wait().__await__()
 
 
 class _Watcher:
@@ -104,6 +131,8 @@ class AsyncClient(_Watcher):
     :func:`connect`. Methods as :class:`truflux.Client`, as coroutines."""
 
     def __init__(self, url: str, protocol: Protocol, *, queue_max: int = 0,
+                 on_file: Optional[Callable[[Transfer], Any]] = None,
+                 on_secure: Optional[Callable[[Connection], Any]] = None,
                  **options: Any) -> None:
         if not isinstance(protocol, Protocol):
             raise TypeError("protocol must be a truflux.Protocol")
@@ -112,7 +141,10 @@ class AsyncClient(_Watcher):
         self.protocol = protocol
         self._native = _truflux.Client(protocol._native, native_opts, queue_max)
         self._state = ClientState(self._native, queue_max or _truflux.QUEUE_DEFAULT_MAX,
-                                  bool(options.get("reconnect")))
+                                  bool(options.get("reconnect")), self, protocol)
+        self._state.transfers = Transfers(self, AsyncTransfer)
+        self._state.on_file = on_file
+        self._state.on_secure = on_secure
         try:
             self._watch()
             self._native.connect(url)
@@ -145,6 +177,23 @@ class AsyncClient(_Watcher):
     @property
     def is_open(self) -> bool:
         return self._state.open and not self._state.final
+
+    def on_file(self, handler: Callable[[Transfer], Any]) -> Callable[[Transfer], Any]:
+        """Decorator: ``handler(transfer)`` decides the files the server offers, as
+        :meth:`truflux.Client.on_file` (a plain function, run on the loop)."""
+        self._state.on_file = handler
+        return handler
+
+    def on_secure(self, handler: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+        """Decorator: ``handler(connection)`` runs when the secure handshake has finished."""
+        self._state.on_secure = handler
+        return handler
+
+    def send_file(self, source: Source, name: Optional[str] = None, *,
+                  size: Optional[int] = None) -> AsyncTransfer:
+        """Offers a file to the server (as :meth:`truflux.Connection.send_file`); await
+        the returned transfer for its end."""
+        return self.connection.send_file(source, name, size=size)  # type: ignore[return-value]
 
     async def send(self, name: str, data: Any = NOTHING, *,
                    timeout: Optional[float] = None) -> None:
@@ -215,6 +264,7 @@ class AsyncClient(_Watcher):
 
     def _free(self) -> None:
         self._unwatch()
+        self._state.transfers.close_all()
         self._native.free()
 
     async def __aenter__(self) -> "AsyncClient":
@@ -304,7 +354,9 @@ class AsyncConnection(Connection):
 
 class AsyncServer(ServerBase, _Watcher):
     """A truflux server on the running asyncio loop; made by :func:`serve`. Handlers and
-    properties as :class:`truflux.Server`."""
+    properties as :class:`truflux.Server`; transfers are :class:`AsyncTransfer`."""
+
+    _transfer_class = AsyncTransfer
 
     def __init__(self, url: Union[str, Iterable[str]], protocol: Protocol, *,
                  queue_max: int = 0, **options: Any) -> None:
@@ -429,6 +481,8 @@ class AsyncServer(ServerBase, _Watcher):
         for conn in self._conns.values():
             conn.closed = True
         self._conns.clear()
+        self._early.clear()
+        self._transfers.close_all()
         self.closed = True
         self._unwatch()
         self._finalizer()

@@ -6,12 +6,13 @@ import select
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from . import _options, _truflux
 from ._codec import NOTHING, encode
 from .connection import EAGAIN, ECLOSED, ClientState, Connection, Message
 from .errors import Error, by_name, error_for
+from .files import Source, Transfer
 from .protocol import Protocol
 
 ETIMEDOUT = by_name["ETIMEDOUT"]
@@ -56,7 +57,9 @@ class Client:
     """
 
     def __init__(self, url: str, protocol: Protocol, *, timeout: Optional[float] = 10.0,
-                 queue_max: int = 0, **options: Any) -> None:
+                 queue_max: int = 0, on_file: Optional[Callable[[Transfer], Any]] = None,
+                 on_secure: Optional[Callable[[Connection], Any]] = None,
+                 **options: Any) -> None:
         if not isinstance(protocol, Protocol):
             raise TypeError("protocol must be a truflux.Protocol")
         native_opts = _options.build(options, "Client")
@@ -65,7 +68,10 @@ class Client:
         self._native = _truflux.Client(protocol._native, native_opts, queue_max)
         self._finalizer = weakref.finalize(self, self._native.free)
         cap = queue_max or _truflux.QUEUE_DEFAULT_MAX
-        self._state = ClientState(self._native, cap, bool(options.get("reconnect")))
+        self._state = ClientState(self._native, cap, bool(options.get("reconnect")), self,
+                                  protocol)
+        self._state.on_file = on_file
+        self._state.on_secure = on_secure
         self._lock = threading.RLock()
         self._poller = select.poll()
         self._poller.register(self._native.fd(), select.POLLIN)
@@ -96,6 +102,19 @@ class Client:
             return False
         return bool(self._poller.poll(ms))
 
+    def _drive(self, timeout: Optional[float]) -> bool:
+        """For Transfer.wait: handles events for at most ``timeout`` seconds unless another
+        thread is reading (False then)."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._native.freed and not self._pump():
+                self._wait(_deadline(0.5 if timeout is None else min(timeout, 0.5)))
+                self._pump()
+        finally:
+            self._lock.release()
+        return True
+
     def _wait_open(self, deadline: Optional[float]) -> None:
         st = self._state
         with self._lock:
@@ -124,6 +143,39 @@ class Client:
     def is_open(self) -> bool:
         """Whether the connection is open now."""
         return self._state.open and not self._state.final
+
+    def on_file(self, handler: Callable[[Transfer], Any]) -> Callable[[Transfer], Any]:
+        """Decorator: ``handler(transfer)`` decides every file the server offers
+        (``transfer.accept(...)`` or ``transfer.decline()``, then or later). It runs
+        while this client handles events: in ``recv``, ``send``, ``Transfer.wait``...
+        Without it, offers are declined; pass ``on_file=`` to the constructor to catch
+        offers made right at the open."""
+        self._state.on_file = handler
+        return handler
+
+    def on_secure(self, handler: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+        """Decorator: ``handler(connection)`` runs when the secure handshake has finished
+        (pass ``on_secure=`` to the constructor to see the first one, which comes before
+        the constructor returns)."""
+        self._state.on_secure = handler
+        return handler
+
+    def send_file(self, source: Source, name: Optional[str] = None, *,
+                  size: Optional[int] = None) -> Transfer:
+        """Offers a file to the server: see :meth:`truflux.Connection.send_file`."""
+        return self.connection.send_file(source, name, size=size)
+
+    def poll(self, timeout: Optional[float] = 0.0) -> int:
+        """Handles the events that are ready (file events and handlers; messages go to
+        the backlog ``recv`` reads), waiting at most ``timeout`` seconds for the first.
+        Returns how many it handled."""
+        with self._lock:
+            if self._native.freed:
+                return 0
+            n = self._pump()
+            if not n and self._wait(_deadline(timeout)):
+                n = self._pump()
+            return n
 
     def send(self, name: str, data: Any = NOTHING, *, timeout: Optional[float] = None) -> None:
         """Sends one message named ``name``.
@@ -221,6 +273,7 @@ class Client:
             self._free()
 
     def _free(self) -> None:
+        self._state.transfers.close_all()
         try:
             self._poller.unregister(self._native.fd())
         except (Error, KeyError, ValueError):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from . import _truflux
 from ._codec import NOTHING, Type, decode, encode
 from .errors import Error, by_name, error_for
+from .files import Source, Transfer, Transfers, open_source
 
 EAGAIN = by_name["EAGAIN"].code
 ECLOSED = by_name["ECLOSED"].code
@@ -52,6 +53,10 @@ class Connection:
         self.closed = False
         #: the reason the connection ended (0: a graceful close), once closed
         self.close_reason: Optional[int] = None
+        # Set by the server or client that made it: its protocol (state names) and its
+        # transfers (send_file).
+        self._protocol: Any = None
+        self._transfers: Optional[Transfers] = None
 
     def send(self, name: str, data: Any = NOTHING) -> None:
         """Sends one message; see :meth:`truflux.Client.send` for how data maps to types.
@@ -95,6 +100,75 @@ class Connection:
     def key(self) -> int:
         return self._native.key
 
+    # ---- the secure layer (truflux/security.h) --------------------------------------------
+
+    @property
+    def secure(self) -> bool:
+        """Whether what we send is encrypted now (the seed's ``secure``)."""
+        return self._native.secure(_truflux.DIR_SEND)
+
+    @property
+    def peer_secure(self) -> bool:
+        """Whether what the peer sends is encrypted now (the seed's ``peerSecure``)."""
+        return self._native.secure(_truflux.DIR_RECV)
+
+    @property
+    def secure_info(self) -> Optional[Dict[str, Any]]:
+        """What the handshake established, or None without a secure layer: a dict with
+        ``established``, ``pattern`` ("NN", "NK", "XX", "IK"), ``cipher`` ("ChaChaPoly",
+        "AESGCM"), ``peer_key`` (the peer's proven static public key, or None),
+        ``handshake_hash`` (equal on both sides), and the rekey and record counters."""
+        return self._native.secure_info()
+
+    def set_secure(self, on: bool = True, *, send: bool = True, recv: bool = True) -> None:
+        """Switches encryption of what we send (``send``) and/or asks the peer to switch
+        what it sends (``recv``). Raises :class:`truflux.ENOTSUP` without a secure layer,
+        :class:`truflux.ENOTSECURE` when switching off where encryption is required."""
+        dirs = (_truflux.DIR_SEND if send else 0) | (_truflux.DIR_RECV if recv else 0)
+        self._native.set_secure(dirs, bool(on))
+
+    # ---- protocol states (docs/PROTOCOL.md 12.3) ------------------------------------------
+
+    @property
+    def state(self) -> Any:
+        """The connection's protocol state: its name when the protocol defines states,
+        else 0. Setting it (a name or a number) moves this side's state; messages the
+        peer sends are then checked against it (a message not valid in the state ends
+        the connection with :class:`truflux.ESTATE`). The state changes on the library's
+        thread, after the messages it already received: change it before the peer
+        sends what the new state allows (e.g. before replying)."""
+        n = self._native.state()
+        proto = self._protocol
+        if proto is not None and proto.states:
+            return proto.states[n]
+        return n
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        if isinstance(value, str):
+            if self._protocol is None:
+                raise by_name["ENOTFOUND"](f"state {value!r}: no protocol")
+            value = self._protocol.state(value)
+        self._native.set_state(int(value))
+
+    # ---- files (truflux/file.h) -----------------------------------------------------------
+
+    def send_file(self, source: Source, name: Optional[str] = None, *,
+                  size: Optional[int] = None) -> Transfer:
+        """Offers a file to the peer and returns its :class:`truflux.Transfer` (wait for it
+        with ``.wait(timeout)``). ``source``: a path (sent whole; offering the same
+        unchanged file again after a dropped connection resumes), or a file object with a
+        descriptor, sent from its start (a regular file whole or its first ``size``
+        bytes; a pipe as a stream of ``size`` bytes, or until its end). ``name`` is what
+        the peer is told (default: the last path component). Raises
+        :class:`truflux.ENOTSUP` when the peer does not take files,
+        :class:`truflux.ENOTFOUND` for a missing file, :class:`truflux.EFILENAME` for an
+        unsafe name."""
+        if self._transfers is None:
+            raise by_name["ENOTSUP"]("send_file: this connection has no owner")
+        native = open_source(self._native, source, name, size)
+        return self._transfers.started(native, self)
+
     def __repr__(self) -> str:
         addr = self.remote_address
         where = f"{addr[0]}:{addr[1]}" if addr else "closed"
@@ -109,8 +183,15 @@ class ClientState:
     closed with EQUEUEFULL, as the C queue does (truflux/queue.h).
     """
 
-    def __init__(self, native: Any, cap: int, reconnect: bool) -> None:
+    def __init__(self, native: Any, cap: int, reconnect: bool, owner: Any = None,
+                 protocol: Any = None) -> None:
         self.native = native
+        self.owner = owner
+        self.protocol = protocol
+        self.transfers = Transfers(owner)
+        self.on_file: Optional[Callable[..., Any]] = None    # handler(transfer)
+        self.on_secure: Optional[Callable[..., Any]] = None  # handler(connection)
+        self.secure_error: Optional[Tuple[int, str]] = None  # the last SECURE_FAIL
         self.cap = cap
         self.reconnect = reconnect
         self.connection: Optional[Connection] = None
@@ -141,9 +222,16 @@ class ClientState:
                 return
             self.backlog.append(msg)
             self.backlog_bytes += len(msg.raw)
+        elif kind >= _truflux.EVENT_FILE_OFFER:
+            self.transfers.handle(ev, self.connection, self.on_file)
+        elif kind == _truflux.EVENT_SECURE:
+            self._adopt(ev[1], ev[2])
+            if self.on_secure is not None:
+                self.on_secure(self.connection)
+        elif kind == _truflux.EVENT_SECURE_FAIL:
+            self.secure_error = (ev[2], ev[3])
         elif kind == _truflux.EVENT_OPEN:
-            if self.connection is None or self.connection.key != ev[1]:
-                self.connection = Connection(ev[2])
+            self._adopt(ev[1], ev[2])
             self.connection.closed = False
             self.open = True
             self.opens += 1
@@ -159,10 +247,18 @@ class ClientState:
             # is being closed.
             if not self.reconnect or self.closing:
                 self.final = True
+                self.transfers.close_all()
         elif kind == _truflux.EVENT_ERROR:
             self.error = (ev[2], ev[3])
         elif kind == _truflux.EVENT_DRAIN:
             self.drains += 1
+
+    def _adopt(self, key: int, native: Any) -> None:
+        """The Connection for this key (a SECURE event may come before the OPEN)."""
+        if self.connection is None or self.connection.key != key:
+            self.connection = Connection(native)
+            self.connection._protocol = self.protocol
+            self.connection._transfers = self.transfers
 
     def take(self) -> Optional[Message]:
         if not self.backlog:
@@ -173,6 +269,9 @@ class ClientState:
 
     def closed_error(self) -> Error:
         """The exception for using the connection once it is closed."""
+        if self.secure_error and not self.opens:
+            # The handshake failed before the connection opened: that is why.
+            return error_for(self.secure_error[0], self.secure_error[1])
         if self.reason:
             detail = self.error[1] if self.error and self.error[0] == self.reason else ""
             return error_for(self.reason, detail or "connection closed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar, Union
 
 from . import _truflux
 from ._codec import types_mask
@@ -25,16 +25,36 @@ class Protocol:
     >>> proto = Protocol(["echo", "chat"])
     >>> proto = Protocol({"echo": None, "blob": {"types": bytes, "max_size": 4096}})
 
+    States (docs/PROTOCOL.md 12.3): ``states`` names them, the first being where every
+    connection starts; a message spec's ``"states"`` lists those it is valid in (a message
+    without one is valid in every state). A connection's state is
+    :attr:`truflux.Connection.state`; a message the peer sends outside the states it is
+    valid in ends the connection with :class:`truflux.ESTATE`.
+
+    >>> proto = Protocol({"login": {"states": ["auth"]}, "chat": {"states": ["ready"]}},
+    ...                  states=["auth", "ready"])
+
     The definition is frozen once a server or client uses it (adding then raises
     :class:`truflux.EBUSY`); handlers can be registered at any time.
     """
 
-    def __init__(self, messages: Union[Iterable[str], Mapping[str, Spec]] = ()) -> None:
+    def __init__(self, messages: Union[Iterable[str], Mapping[str, Spec]] = (), *,
+                 states: Iterable[str] = ()) -> None:
         self._native = _truflux.Protocol()
         self._handlers: Dict[str, Handler] = {}
+        self._states: List[str] = []
+        if isinstance(states, str):
+            raise TypeError("states= takes a list of state names, not a str")
+        for state in states:
+            self.add_state(state)
         if isinstance(messages, Mapping):
             for name, spec in messages.items():
-                self.add(name, **dict(spec or {}))
+                spec = dict(spec or {})
+                allowed = spec.pop("states", ())
+                self.add(name, **spec)
+                if isinstance(allowed, str):
+                    allowed = [allowed]
+                self.allow(name, *allowed)
         elif isinstance(messages, str):
             raise TypeError("Protocol() takes a list of message names, not a str")
         else:
@@ -48,6 +68,28 @@ class Protocol:
         if not isinstance(name, str):
             raise TypeError(f"a message name is a str, not {type(name).__name__}")
         return self._native.add(name, types_mask(types), max_size)
+
+    def add_state(self, state: str) -> int:
+        """Defines a state and returns its number (0 for the first)."""
+        if not isinstance(state, str):
+            raise TypeError(f"a state name is a str, not {type(state).__name__}")
+        n = self._native.add_state(state)
+        self._states.append(state)
+        return n
+
+    def allow(self, message: str, *states: str) -> None:
+        """Makes ``message`` valid in each of ``states`` (all defined already)."""
+        for state in states:
+            self._native.allow(message, state)
+
+    def state(self, name: str) -> int:
+        """The number of a defined state (:class:`truflux.ENOTFOUND` otherwise)."""
+        return self._native.state(name)
+
+    @property
+    def states(self) -> List[str]:
+        """The state names, in number order (empty: a stateless protocol)."""
+        return list(self._states)
 
     def on(self, name: str) -> Callable[[H], H]:
         """Decorator: registers ``handler(conn, msg)`` for message ``name`` (servers call

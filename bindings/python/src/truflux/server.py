@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 from . import _options, _truflux
 from ._codec import NOTHING, encode
 from .connection import Connection, Message
+from .files import Transfer, Transfers
 from .errors import Error, error_for
 from .protocol import Protocol
 
@@ -28,6 +29,7 @@ class ServerBase:
     connections by key, the event handlers, and broadcasting."""
 
     _conn_class = Connection
+    _transfer_class = Transfer
 
     def __init__(self, urls: Union[str, Iterable[str]], protocol: Protocol, queue_max: int,
                  options: Dict[str, Any], owner: str) -> None:
@@ -46,6 +48,13 @@ class ServerBase:
         self._on_error: Optional[Callable[..., Any]] = None
         self._on_message: Optional[Callable[..., Any]] = None
         self.closed = False  # the server finished closing
+        self._on_file: Optional[Callable[..., Any]] = None
+        self._on_secure: Optional[Callable[..., Any]] = None
+        self._on_secure_fail: Optional[Callable[..., Any]] = None
+        self._transfers = Transfers(self, self._transfer_class)
+        # Connections seen in a SECURE event before their OPEN (the open waited for the
+        # handshake); their OPEN or CLOSE takes them out.
+        self._early: Dict[int, Connection] = {}
 
     # ---- handlers ------------------------------------------------------------------------
 
@@ -70,6 +79,28 @@ class ServerBase:
         """Decorator: ``handler(conn, msg)`` runs for messages whose name has no handler in
         the protocol (:meth:`truflux.Protocol.on`)."""
         self._on_message = handler
+        return handler
+
+    def on_file(self, handler: F) -> F:
+        """Decorator: ``handler(conn, transfer)`` runs for every file a client offers; it
+        decides with ``transfer.accept(path_or_dir_or_fileobj)`` or ``transfer.decline()``,
+        then or later (:class:`truflux.Transfer`). Without it, offers are declined."""
+        self._on_file = handler
+        return handler
+
+    def on_secure(self, handler: F) -> F:
+        """Decorator: ``handler(conn)`` runs when a connection's secure handshake has
+        finished (``conn.secure_info`` says what it established). It may run before the
+        connection's ``on_open``, when the open waits for the handshake."""
+        self._on_secure = handler
+        return handler
+
+    def on_secure_fail(self, handler: F) -> F:
+        """Decorator: ``handler(conn, error)`` runs when a connection could not be secured
+        (:class:`truflux.ENOCIPHER`, :class:`truflux.EAUTH`, :class:`truflux.ENOTSECURE`,
+        ...); it then closes if either side requires encryption, else goes on in
+        plaintext."""
+        self._on_secure_fail = handler
         return handler
 
     # ---- state ---------------------------------------------------------------------------
@@ -103,6 +134,12 @@ class ServerBase:
 
     # ---- events --------------------------------------------------------------------------
 
+    def _adopt(self, native: Any) -> Connection:
+        conn = self._conn_class(native)
+        conn._protocol = self.protocol
+        conn._transfers = self._transfers
+        return conn
+
     def _event(self, ev: Tuple[Any, ...]) -> Optional[Tuple[Any, ...]]:
         """Updates the bookkeeping for one event; returns (handler, args) to run, if any."""
         kind, key = ev[0], ev[1]
@@ -113,14 +150,35 @@ class ServerBase:
             msg = Message(ev[2], ev[3], ev[4], conn)
             handler = self.protocol.handler(msg.name) or self._on_message
             return (handler, (conn, msg)) if handler else None
+        if kind >= _truflux.EVENT_FILE_OFFER:
+            conn = self._conns.get(key)
+            if kind != _truflux.EVENT_FILE_OFFER:
+                self._transfers.handle(ev, conn, None)
+                return None
+            if self._on_file is None or conn is None:
+                self._transfers.handle(ev, conn, None)  # declines it
+                return None
+            transfer = self._transfers.handle(ev, conn, lambda t: t)
+            return (self._on_file, (conn, transfer))
         if kind == _truflux.EVENT_OPEN:
-            conn = self._conn_class(ev[2])
+            conn = self._early.pop(key, None) or self._adopt(ev[2])
             self._conns[key] = conn
             return (self._on_open, (conn,)) if self._on_open else None
+        if kind == _truflux.EVENT_SECURE:
+            conn = self._conns.get(key) or self._early.get(key)
+            if conn is None:
+                conn = self._early[key] = self._adopt(ev[2])
+            return (self._on_secure, (conn,)) if self._on_secure else None
+        if kind == _truflux.EVENT_SECURE_FAIL:
+            conn = self._conns.get(key) or self._early.pop(key, None)
+            if self._on_secure_fail is None:
+                return None
+            return (self._on_secure_fail, (conn, error_for(ev[2], ev[3])))
         if kind == _truflux.EVENT_CLOSE:
             if key == 0:
                 self.closed = True
                 return None
+            self._early.pop(key, None)
             conn = self._conns.pop(key, None)
             if conn is None:
                 return None
@@ -193,6 +251,17 @@ class Server(ServerBase):
                 break
         return n
 
+    def _drive(self, timeout: Optional[float]) -> bool:
+        """For Transfer.wait: handles events for at most ``timeout`` seconds unless another
+        thread is handling them (False then)."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self.poll(0.5 if timeout is None else min(timeout, 0.5))
+        finally:
+            self._lock.release()
+        return True
+
     def serve_forever(self) -> None:
         """Handles events until :meth:`stop` or :meth:`close` (from a handler or another
         thread) or until the server closed."""
@@ -230,6 +299,8 @@ class Server(ServerBase):
             for conn in self._conns.values():
                 conn.closed = True
             self._conns.clear()
+            self._early.clear()
+            self._transfers.close_all()
             self.closed = True
             try:
                 self._poller.unregister(self._native.fd())
