@@ -119,7 +119,7 @@ void session::pump_all() {
 }
 
 size_t session::pump_one(tf_file *f) {
-    if (f->st != state::active || f->paused() || f->waiting_io) return 0;
+    if (f->st != state::active || f->paused() || f->waiting_io || f->waiting_wake) return 0;
     if ((f->size_known() && f->pos >= (uint64_t)f->size) || f->eof) {
         maybe_send_end(f);
         return 0;
@@ -172,7 +172,13 @@ size_t session::pump_one(tf_file *f) {
     if (f->st != state::active) return 0;  // the application's read ended it
     if (r == TRUFLUX_EAGAIN) {
         int fd = f->src->poll_fd();
-        if (fd >= 0) wait_io(f, fd, EV_READ);
+        if (fd >= 0) {
+            wait_io(f, fd, EV_READ);
+        } else {
+            // Nothing to watch: the application calls tf_file_wake when data is ready; until
+            // then the queue emptying must not call read again.
+            f->waiting_wake = true;
+        }
         return 0;
     }
     if (r < 0) {

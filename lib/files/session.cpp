@@ -263,6 +263,7 @@ int session::resume(tf_file *f) {
 
 int session::wake(tf_file *f) {
     if (f->sess != this || f->st == state::ended) return TRUFLUX_ECLOSED;
+    f->waiting_wake = false;
     schedule();
     return 0;
 }

@@ -56,6 +56,8 @@ struct tf_file {
     uint8_t expect[tff::DIGEST_LEN] = {0};
     bool eof = false;                // sender: the source ended
     bool waiting_io = false;         // an io_ev is armed
+    bool waiting_wake = false;       // the source said EAGAIN without a descriptor: read
+                                     // again only after tf_file_wake
 
     std::unique_ptr<tff::source> src;
     std::unique_ptr<tff::sink> snk;
