@@ -112,7 +112,8 @@ public:
     // True from the end of the hello until the connection closes. Any thread.
     bool is_open() const noexcept { return h() && tf_conn_is_open(h()) != 0; }
 
-    // The transport: "tcp", "ws" (the 2015 module's read-only `ws`), ... Any thread.
+    // The transport: "tcp", "tls", "ws" (the 2015 module's read-only `ws`) or "wss" (WebSocket
+    // over TLS). Any thread.
     std::string_view transport() const noexcept {
         const char *t = h() ? tf_conn_transport(h()) : nullptr;
         return t ? std::string_view(t) : std::string_view();

@@ -110,10 +110,10 @@ TRUFLUX_API int tf_conn_remote_addr(const tf_conn_t *conn, char *host, size_t ho
 /* Copies the counters into *out (out->size must be set). Any thread. Returns 0 or EINVAL. */
 TRUFLUX_API int tf_conn_stats(const tf_conn_t *conn, tf_conn_stats_t *out);
 
-/* The transport the connection runs over, as in URLs: "tcp", "ws" (WebSocket: a client that
- * came through an HTTP upgrade, on a ws:// listener, a TRUFLUX_OPT_ACCEPT_WEBSOCKET listener
- * or an HTTP binding), later "tls" and "wss". A static string; NULL for a NULL conn. Any
- * thread. */
+/* The transport the connection runs over, as in URLs: "tcp", "tls", "ws" (WebSocket: a client
+ * that came through an HTTP upgrade, on a ws:// listener, a TRUFLUX_OPT_ACCEPT_WEBSOCKET
+ * listener or an HTTP binding) or "wss" (WebSocket over TLS). A static string; NULL for a
+ * NULL conn. Any thread. */
 TRUFLUX_API const char *tf_conn_transport(const tf_conn_t *conn);
 
 /* The connection's protocol (borrowed). */

@@ -83,9 +83,10 @@ typedef enum tf_option {
     TRUFLUX_OPT_TLS_INSECURE = 126,     /* (C) 1: do not verify the server (tests only).
                                            Default 0. */
     /* WebSocket and HTTP (docs/WEBSOCKET.md). */
-    TRUFLUX_OPT_ACCEPT_WEBSOCKET = 150,  /* (S) tcp:// listeners also accept WebSocket clients
-                                            (HTTP upgrade, any path) on the same port, told
-                                            apart by their first octet. Default 0. */
+    TRUFLUX_OPT_ACCEPT_WEBSOCKET = 150,  /* (S) tcp:// (tls://) listeners also accept
+                                            WebSocket (wss://) clients (HTTP upgrade, any
+                                            path) on the same port, told apart by their
+                                            first octet. Default 0. */
     /* Files (truflux/file.h). */
     TRUFLUX_OPT_FILE_WINDOW = 200,        /* receive window of a connection's incoming
                                              transfers together: file data in flight or held

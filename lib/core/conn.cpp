@@ -289,6 +289,7 @@ int conn_emit_file(tf_conn *c, uint8_t kind, uint32_t id, evbuffer_file_segment 
         evbuffer_free(frame);
         return TRUFLUX_ENOMEM;
     }
+    if (c->io) c->io->expect_file_segments();
     evbuffer_add_buffer(c->out, frame);
     evbuffer_free(frame);
     c->queued.fetch_add(tfw::HEADER_SIZE + len, std::memory_order_relaxed);
@@ -674,7 +675,11 @@ static void read_eof(tf_conn *c, int err) {
     // The secure layer tells a truncated encrypted stream apart from a plain end.
     int seen = c->rxf ? c->rxf->on_eof(c, code) : code;
     bool opening = ph == PH_HELLO || ph == PH_TRANSPORT || ph == PH_SECURING;
-    end_conn(c, seen, true, false, 0, (opening && c->owner && c->owner->is_client) || seen != code,
+    // A violation the transport found (a WebSocket peer breaking RFC 6455 before its HELLO)
+    // is an error a server reports too: a connection never open gets no on_close.
+    bool violation = err && err != TRUFLUX_EEOF && err != TRUFLUX_ECONNRESET && err != TRUFLUX_EIO;
+    end_conn(c, seen, true, false, 0,
+             (opening && ((c->owner && c->owner->is_client) || violation)) || seen != code,
              seen != TRUFLUX_EEOF ? tf_strerror(seen)
                                   : "peer closed the connection without a close frame");
     teardown(c);
@@ -690,6 +695,8 @@ static void transport_done(tf_conn *c) {
     c->transport.store(c->io->name(), std::memory_order_relaxed);
     c->phase.store(PH_HELLO, std::memory_order_release);
     endpoint *ep = c->owner;
+    if (ep) ep->transport_ready(c);
+    if (c->phase.load(std::memory_order_relaxed) != PH_HELLO) return;  // refused there
     if (ep && ep->is_client) queue_control(c, tfw::KIND_HELLO, 0, ep->hello.data(), ep->hello.size());
     if (c->io->has_pending()) schedule_more(c);
 }

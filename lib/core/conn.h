@@ -63,6 +63,8 @@ struct endpoint {
     std::vector<std::shared_ptr<ext_factory>> ext_factories;
 
     virtual ~endpoint() = default;
+    // The transport's handshake finished (TLS, HTTP upgrade): frames can go out now.
+    virtual void transport_ready(tf_conn *) {}
     // The hello exchange finished.
     virtual void conn_opened(tf_conn *c) = 0;
     // The connection ended (callbacks already ran). was_open: it had reached PH_OPEN.

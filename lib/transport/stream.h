@@ -47,6 +47,9 @@ public:
     virtual const char *name() const = 0;
     // The socket descriptor (owned by the stream's creator, not the stream).
     virtual int fd() const = 0;
+    // From now on `out` may hold file segments for sendfile(2) (conn_emit_file), whose
+    // memory cannot be read: write() must hand the queue to libevent for those.
+    virtual void expect_file_segments() {}
 };
 
 // A transport, selected by URL scheme.

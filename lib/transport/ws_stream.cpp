@@ -6,6 +6,10 @@
 // evbuffer form one binary message (several frames per message, up to BATCH_MAX); a server
 // sends its header and the queue's chains with one sendmsg(2); a client, which must mask,
 // masks through a bounded scratch buffer, one fragment at a time.
+//
+// Over TLS (wss://, wss.cpp) the same class runs over an inner stream instead of the socket:
+// every octet it reads or writes goes through low_recv() / low_sendv(), which then use the
+// inner stream, with a bounded buffer of our own (low_out_) for what it has not taken yet.
 #include "transport/ws_stream.h"
 
 #include <event2/buffer.h>
@@ -39,6 +43,7 @@ constexpr size_t BATCH_MAX = 1u << 20;       // frames packed into one message, 
 constexpr size_t CLIENT_FRAG = 64u << 10;    // a client's fragments (masked via scratch)
 constexpr int MAX_IOV = 64;
 constexpr size_t STAGE_CAP = 2 * (ws::MAX_HEADER + ws::MAX_CONTROL);
+constexpr size_t LOW_CAP = 256u << 10;  // over an inner stream: octets we hold for it
 
 ssize_t errno_result(bool writing) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -142,21 +147,42 @@ public:
             close_reason_.clear();
             flush_control();
         }
+        if (low_out_) evbuffer_free(low_out_);
         if (release_) release_(release_arg_);
+    }
+
+    // Runs over `inner` (owned from now on) instead of the socket. False without memory.
+    bool set_inner(stream *inner) {
+        inner_.reset(inner);
+        fd_ = inner->fd();
+        low_out_ = evbuffer_new();
+        return low_out_ != nullptr;
     }
 
     ssize_t handshake() override;
     ssize_t read(uint8_t *buf, size_t len) override;
     ssize_t write(evbuffer *out) override;
-    bool has_pending() const override { return in_off_ < in_.size(); }
+    bool has_pending() const override {
+        return in_off_ < in_.size() || (inner_ && inner_->has_pending());
+    }
     void shutdown_write() override;
     bool has_output() const override {
-        return mode_ == OPEN && (stage_off_ < stage_len_ ||
-                                 (!close_sent_ && (pong_pending_ || close_pending_)));
+        return low_has_output() ||
+               (mode_ == OPEN &&
+                (stage_off_ < stage_len_ || (!close_sent_ && (pong_pending_ || close_pending_))));
     }
-    const char *error_detail() const override { return detail_.empty() ? nullptr : detail_.c_str(); }
-    const char *name() const override { return mode_ == RAW ? "tcp" : "ws"; }
+    const char *error_detail() const override {
+        if (!detail_.empty()) return detail_.c_str();
+        return inner_ ? inner_->error_detail() : nullptr;
+    }
+    // Over TLS: "wss", or the inner stream's "tls" for raw truflux on a sniffing listener.
+    const char *name() const override {
+        if (mode_ == RAW) return inner_ ? inner_->name() : "tcp";
+        return inner_ ? "wss" : "ws";
+    }
     int fd() const override { return fd_; }
+    // Only a raw truflux client on a sniffing listener (named "tcp") is sent file segments.
+    void expect_file_segments() override { segments_ = true; }
 
     std::string path_;       // server: accepted path ("" any); client: request target
     std::string authority_;  // client: Host
@@ -183,6 +209,18 @@ private:
     ssize_t send_answer();
     ssize_t server_handshake();
     ssize_t client_handshake();
+    ssize_t step_handshake();
+    ssize_t take_in(uint8_t *buf, size_t len);
+    ssize_t low_recv(uint8_t *p, size_t n);
+    ssize_t low_sendv(const iovec *iov, int n);
+    ssize_t low_send(const void *p, size_t n) {
+        iovec v = {const_cast<void *>(p), n};
+        return low_sendv(&v, 1);
+    }
+    int low_flush();
+    bool low_has_output() const {
+        return inner_ && (evbuffer_get_length(low_out_) > 0 || inner_->has_output());
+    }
     void keep_rest(const uint8_t *p, size_t n) { in_.assign(p, p + n); in_off_ = 0; }
 
     int fd_;
@@ -190,6 +228,11 @@ private:
     mode_t mode_;
     uint64_t rng_ = 0;
     std::string detail_;
+    std::unique_ptr<stream> inner_;  // wss: the TLS stream under us; NULL: the socket itself
+    evbuffer *low_out_ = nullptr;    // wss: our octets the inner stream has not taken yet
+    int low_failed_ = 0;             // wss: the inner stream's write error, reported once seen
+    bool inner_done_ = false;        // wss: the inner stream's handshake finished
+    bool segments_ = false;          // RAW: the queue may hold file segments
 
     // Handshake.
     http::head_parser *head_ = nullptr;
@@ -270,8 +313,7 @@ void ws_stream::stage_control() {
 bool ws_stream::flush_control() {
     stage_control();
     while (stage_off_ < stage_len_) {
-        ssize_t n = send(fd_, stage_ + stage_off_, stage_len_ - stage_off_,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = low_send(stage_ + stage_off_, stage_len_ - stage_off_);
         if (n <= 0) return false;
         stage_off_ += (size_t)n;
     }
@@ -297,13 +339,19 @@ ssize_t ws_stream::fail_ws(uint16_t status, const char *why, int code) {
 
 ssize_t ws_stream::send_answer() {
     while (answer_off_ < answer_.size()) {
-        ssize_t n = send(fd_, answer_.data() + answer_off_, answer_.size() - answer_off_,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) return errno_result(true);
+        ssize_t n = low_send(answer_.data() + answer_off_, answer_.size() - answer_off_);
+        if (n < 0) return n;
         answer_off_ += (size_t)n;
     }
     if (refusing_) {
-        shutdown(fd_, SHUT_WR);
+        if (inner_) {
+            // The refusal must be through TLS before its close_notify.
+            if (low_flush() < 0) return TRUFLUX_EHTTP;
+            if (low_has_output()) return IO_WANT_WRITE;
+            inner_->shutdown_write();
+        } else {
+            shutdown(fd_, SHUT_WR);
+        }
         return TRUFLUX_EHTTP;
     }
     mode_ = OPEN;
@@ -319,12 +367,12 @@ ssize_t ws_stream::server_handshake() {
     }
     for (;;) {
         uint8_t buf[4096];
-        ssize_t n = recv(fd_, buf, sizeof buf, 0);
+        ssize_t n = in_off_ < in_.size() ? take_in(buf, sizeof buf) : low_recv(buf, sizeof buf);
         if (n == 0) {
             detail_ = "peer closed the connection during the HTTP upgrade";
             return TRUFLUX_EEOF;
         }
-        if (n < 0) return errno_result(false);
+        if (n < 0) return n;
         long used = head_->feed(buf, (size_t)n);
         ws::upgrade_answer a;
         if (used < 0) {
@@ -356,9 +404,8 @@ ssize_t ws_stream::client_handshake() {
             answer_ = ws::build_request(authority_, path_, key_);  // our request, here
         }
         while (answer_off_ < answer_.size()) {
-            ssize_t n = send(fd_, answer_.data() + answer_off_, answer_.size() - answer_off_,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0) return errno_result(true);
+            ssize_t n = low_send(answer_.data() + answer_off_, answer_.size() - answer_off_);
+            if (n < 0) return n;
             answer_off_ += (size_t)n;
         }
         request_sent_ = true;
@@ -368,12 +415,12 @@ ssize_t ws_stream::client_handshake() {
     }
     for (;;) {
         uint8_t buf[4096];
-        ssize_t n = recv(fd_, buf, sizeof buf, 0);
+        ssize_t n = low_recv(buf, sizeof buf);
         if (n == 0) {
             detail_ = "server closed the connection during the HTTP upgrade";
             return TRUFLUX_EHTTP;
         }
-        if (n < 0) return errno_result(false);
+        if (n < 0) return n;
         long used = head_->feed(buf, (size_t)n);
         if (used < 0) {
             detail_ = std::string("malformed HTTP answer: ") + head_->why();
@@ -394,12 +441,38 @@ ssize_t ws_stream::client_handshake() {
 }
 
 ssize_t ws_stream::handshake() {
+    if (inner_ && !inner_done_) {
+        ssize_t r = inner_->handshake();
+        if (r != 0) return r;
+        inner_done_ = true;
+    }
+    ssize_t r = step_handshake();
+    if (!inner_ || (r != 0 && r != IO_WANT_READ)) return r;
+    // What we wrote (a request, a 101) must leave the inner stream before we wait to read,
+    // and before the connection counts the handshake done.
+    if (low_flush() < 0) return low_failed_;
+    return low_has_output() ? IO_WANT_WRITE : r;
+}
+
+ssize_t ws_stream::step_handshake() {
     switch (mode_) {
     case SNIFF: {
         uint8_t b;
-        ssize_t n = recv(fd_, &b, 1, MSG_PEEK);
-        if (n == 0) return TRUFLUX_EEOF;
-        if (n < 0) return errno_result(false);
+        if (inner_) {
+            // No peeking through TLS: the first octets read wait in in_ for whoever follows.
+            if (in_off_ >= in_.size()) {
+                uint8_t buf[4096];
+                ssize_t n = low_recv(buf, sizeof buf);
+                if (n == 0) return TRUFLUX_EEOF;
+                if (n < 0) return n;
+                keep_rest(buf, (size_t)n);
+            }
+            b = in_[in_off_];
+        } else {
+            ssize_t n = recv(fd_, &b, 1, MSG_PEEK);
+            if (n == 0) return TRUFLUX_EEOF;
+            if (n < 0) return errno_result(false);
+        }
         if (!sniff_is_http(b)) {
             mode_ = RAW;
             return 0;
@@ -416,28 +489,34 @@ ssize_t ws_stream::handshake() {
 
 // ---- reading --------------------------------------------------------------------------------
 
+// Octets kept in in_, up to len.
+ssize_t ws_stream::take_in(uint8_t *buf, size_t len) {
+    size_t n = std::min(len, in_.size() - in_off_);
+    memcpy(buf, in_.data() + in_off_, n);
+    in_off_ += n;
+    if (in_off_ == in_.size()) {
+        in_.clear();
+        in_.shrink_to_fit();
+        in_off_ = 0;
+    }
+    return (ssize_t)n;
+}
+
 ssize_t ws_stream::read(uint8_t *buf, size_t len) {
     if (mode_ == RAW) {
-        ssize_t n = recv(fd_, buf, len, 0);
-        return n >= 0 ? n : errno_result(false);
+        if (in_off_ < in_.size()) return take_in(buf, len);
+        return low_recv(buf, len);
     }
     if (failed_) return failed_;
     if (close_recv_) return 0;
     for (int round = 0; round < 4; round++) {
         size_t n;
         if (in_off_ < in_.size()) {
-            n = std::min(len, in_.size() - in_off_);
-            memcpy(buf, in_.data() + in_off_, n);
-            in_off_ += n;
-            if (in_off_ == in_.size()) {
-                in_.clear();
-                in_.shrink_to_fit();
-                in_off_ = 0;
-            }
+            n = (size_t)take_in(buf, len);
         } else {
-            ssize_t r = recv(fd_, buf, len, 0);
+            ssize_t r = low_recv(buf, len);
             if (r == 0) return 0;  // TCP ended without a close frame: EOF all the same
-            if (r < 0) return errno_result(false);
+            if (r < 0) return r;
             n = (size_t)r;
         }
         parser_.feed(buf, n);
@@ -496,9 +575,21 @@ ssize_t ws_stream::read(uint8_t *buf, size_t len) {
 
 ssize_t ws_stream::write(evbuffer *out) {
     if (mode_ == RAW) {
-        int n = evbuffer_write(out, fd_);
-        return n >= 0 ? n : errno_result(true);
+        if (inner_) return inner_->write(out);
+        if (segments_) {
+            // File segments (sendfile(2)) have no memory to peek at: libevent sends them.
+            int n = evbuffer_write(out, fd_);
+            return n >= 0 ? n : errno_result(true);
+        }
+        // Not evbuffer_write() otherwise: its writev(2) raises SIGPIPE when the peer is gone.
+        iovec v[MAX_IOV];
+        int k = evbuffer_peek(out, -1, nullptr, v, MAX_IOV);
+        if (k <= 0) return 0;
+        ssize_t w = low_sendv(v, std::min(k, MAX_IOV));
+        if (w > 0) evbuffer_drain(out, (size_t)w);
+        return w;
     }
+    if (inner_ && low_flush() < 0) return low_failed_;
     if (mode_ != OPEN) return 0;
     if (close_sent_ && !frame_active()) {
         // Nothing may follow our close frame: what is queued will never be sent.
@@ -562,12 +653,8 @@ ssize_t ws_stream::write(evbuffer *out) {
         }
     }
     if (n == 0) return 0;
-    msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = iov;
-    mh.msg_iovlen = (size_t)n;
-    ssize_t w = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) return errno_result(true);
+    ssize_t w = low_sendv(iov, n);
+    if (w < 0) return w;
     size_t left = (size_t)w;
     size_t k = std::min(left, stage_len_ - stage_off_);
     stage_off_ += k;
@@ -593,7 +680,62 @@ void ws_stream::shutdown_write() {
         // timer ends the connection instead.
         if (!flush_control()) return;
     }
+    if (inner_) {
+        // Our close frame goes through TLS before its close_notify.
+        if (low_flush() == 0 && !low_has_output()) inner_->shutdown_write();
+        return;
+    }
     shutdown(fd_, SHUT_WR);
+}
+
+// ---- the layer below: the socket, or an inner stream ---------------------------------------
+
+ssize_t ws_stream::low_recv(uint8_t *p, size_t n) {
+    if (inner_) return inner_->read(p, n);
+    ssize_t r = recv(fd_, p, n, 0);
+    return r >= 0 ? r : errno_result(false);
+}
+
+// Octets taken from iov (>= 0; > 0 when iov holds any and there is room), IO_WANT_WRITE, or
+// an error. Over an inner stream they are copied into low_out_, bounded by LOW_CAP.
+ssize_t ws_stream::low_sendv(const iovec *iov, int n) {
+    if (!inner_) {
+        msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = const_cast<iovec *>(iov);
+        mh.msg_iovlen = (size_t)n;
+        ssize_t w = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        return w >= 0 ? w : errno_result(true);
+    }
+    if (low_flush() < 0) return low_failed_;
+    size_t have = evbuffer_get_length(low_out_);
+    if (have >= LOW_CAP) return IO_WANT_WRITE;
+    size_t room = LOW_CAP - have, took = 0;
+    for (int i = 0; i < n && took < room; i++) {
+        size_t k = std::min(iov[i].iov_len, room - took);
+        if (evbuffer_add(low_out_, iov[i].iov_base, k) != 0) {
+            if (took) break;
+            return TRUFLUX_ENOMEM;
+        }
+        took += k;
+    }
+    // A failure here is reported by the next call: these octets are ours to account for.
+    low_flush();
+    return (ssize_t)took;
+}
+
+// Hands low_out_ to the inner stream as far as it takes it: 0, or its error.
+int ws_stream::low_flush() {
+    if (!inner_) return 0;
+    if (low_failed_) return low_failed_;
+    while (evbuffer_get_length(low_out_) > 0 || inner_->has_output()) {
+        ssize_t w = inner_->write(low_out_);
+        if (w > 0) continue;
+        if (w == 0 || w == IO_WANT_WRITE || w == IO_WANT_READ) return 0;
+        low_failed_ = (int)w;
+        return low_failed_;
+    }
+    return 0;
 }
 
 // ---- transports -----------------------------------------------------------------------------
@@ -664,6 +806,20 @@ stream *ws_adopt(int fd, std::string answer, void (*release)(void *), void *arg,
     s->answer_ = std::move(answer);
     s->release_ = release;
     s->release_arg_ = arg;
+    return s;
+}
+
+stream *ws_wrap_over(const ws_ctx *ctx, stream *inner, bool server, int *err) {
+    stream *s = ws_wrap(ctx, inner->fd(), server, err);
+    if (!s) {
+        delete inner;
+        return nullptr;
+    }
+    if (!static_cast<ws_stream *>(s)->set_inner(inner)) {
+        delete s;
+        *err = TRUFLUX_ENOMEM;
+        return nullptr;
+    }
     return s;
 }
 

@@ -19,6 +19,11 @@ struct ws_ctx {
 // The stream of a ws:// endpoint (ctx from ws_ctx_new), or of a sniffing listener.
 stream *ws_wrap(const ws_ctx *ctx, int fd, bool server, int *err);
 
+// A WebSocket over another stream (wss://: over TLS), which it owns from now on (also when
+// it fails: then NULL, *err set). It passes on the inner stream's has_output() and
+// has_pending(), and runs the inner handshake before its own.
+stream *ws_wrap_over(const ws_ctx *ctx, stream *inner, bool server, int *err);
+
 // The stream of a socket whose upgrade another HTTP server accepted: `answer` is the
 // 101 response still to be written, before any frame. `release(arg)` runs last when the
 // stream is freed (the HTTP server lets go of its side of the socket then), also when this

@@ -1,7 +1,10 @@
 // A truflux server on Node's `ws` WebSocketServer, written with the browser client's wire
 // layer (bindings/js/src), so that the C client (`truflux connect ws://...`) meets a
 // WebSocket implementation other than ours: answers HELLO with WELCOME, echoes `echo`,
-// answers PING and CLOSE. Prints "port N" and serves until killed.
+// answers PING and CLOSE. Prints "port N" and serves until killed. With arguments CERT KEY
+// (PEM files) it serves wss:// through an https server.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
@@ -13,7 +16,10 @@ const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), '../
 const { WebSocketServer } = require('ws');
 const proto = new Protocol().add('echo').add('chat');
 const echo = proto.byName.get('echo').id;
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false,
+const [cert, key] = process.argv.slice(2);
+const https = cert ? createServer({ cert: readFileSync(cert), key: readFileSync(key) }) : null;
+const wss = new WebSocketServer({ ...(https ? { server: https } : { host: '127.0.0.1', port: 0 }),
+  perMessageDeflate: false,
   handleProtocols: (offered) => (offered.has('truflux.v1') ? 'truflux.v1' : false) });
 wss.on('connection', (ws) => {
   let open = false;
@@ -39,4 +45,5 @@ wss.on('connection', (ws) => {
   });
   ws.on('error', () => {});
 });
-wss.on('listening', () => console.log('port ' + wss.address().port));
+if (https) https.listen(0, '127.0.0.1', () => console.log('port ' + https.address().port));
+else wss.on('listening', () => console.log('port ' + wss.address().port));

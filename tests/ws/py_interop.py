@@ -1,16 +1,19 @@
 """Interop with Python's `websockets` (Debian python3-websockets; run under /usr/bin/python3):
 
-    py_interop.py client URL   websockets as the client of a truflux server at URL: the
-                               opening, echo of every payload type, a server-side PING
-                               answered, the truflux close, then the WebSocket close 1000.
-    py_interop.py server       websockets as the server: a truflux peer (tests/peer/tfpeer.py
-                               codecs) that answers HELLO, echoes `echo` and answers CLOSE;
-                               prints "port N" and serves until killed.
+    py_interop.py client URL [CA]
+        websockets as the client of a truflux server at URL: the opening, echo of every
+        payload type, a server-side PING answered, the truflux close, then the WebSocket
+        close 1000. A wss:// URL verifies the server against the CA file CA.
+    py_interop.py server [CERT KEY]
+        websockets as the server: a truflux peer (tests/peer/tfpeer.py codecs) that answers
+        HELLO, echoes `echo` and answers CLOSE; prints "port N" and serves until killed.
+        With CERT and KEY (PEM files) it serves wss:// (TLS).
 
 The truflux side is written from docs/PROTOCOL.md through tfpeer.py, not from the library.
 """
 import asyncio
 import os
+import ssl
 import struct
 import sys
 
@@ -43,9 +46,10 @@ def frames_of(message):
     return out
 
 
-async def client(url):
+async def client(url, ca=None):
+    tls = ssl.create_default_context(cafile=ca) if url.startswith("wss://") else None
     async with websockets.connect(url, subprotocols=[SUB], compression=None,
-                                  max_size=None) as ws:
+                                  max_size=None, ssl=tls) as ws:
         assert ws.subprotocol == SUB, ws.subprotocol
         await ws.send(hello(tf.KIND_HELLO))
         (welcome,) = frames_of(await asyncio.wait_for(ws.recv(), 5))
@@ -97,15 +101,19 @@ async def serve_one(ws, path=None):
         pass
 
 
-async def server():
+async def server(cert=None, key=None):
+    tls = None
+    if cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
     srv = await websockets.serve(serve_one, "127.0.0.1", 0, subprotocols=[SUB],
-                                 compression=None, max_size=None)
+                                 compression=None, max_size=None, ssl=tls)
     print("port", srv.sockets[0].getsockname()[1], flush=True)
     await asyncio.Future()
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["client"]:
-        asyncio.run(client(sys.argv[2]))
+        asyncio.run(client(*sys.argv[2:4]))
     else:
-        asyncio.run(server())
+        asyncio.run(server(*sys.argv[2:4]))
