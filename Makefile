@@ -13,6 +13,8 @@
 #   make bench [BENCH_ARGS=...] [BENCH_FILE_SIZE=1G]
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #   make fuzz [FUZZ_SECONDS=60]
+#   make soak [SOAK_CLIENTS=10000] [SOAK_SECONDS=60]  load at full scale: tests/load/soak.sh
+#                         (docs/RELIABILITY.md); `make test` runs it small (test_load.sh)
 #   make clean
 #
 # Directory variables (BUILD_DIR=build, and ASAN_DIR, TSAN_DIR, FUZZ_DIR derived from it)
@@ -37,6 +39,8 @@ BENCH_ARGS ?=
 BENCH_FILE_SIZE ?= 1G
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
+SOAK_CLIENTS ?= 10000
+SOAK_SECONDS ?= 60
 CMAKE ?= cmake
 CTEST ?= ctest
 # Extra -D options for every configuration, e.g. CMAKE_ARGS=-DTRUFLUX_EXAMPLES=OFF
@@ -57,7 +61,7 @@ banner = @echo "==> $@ [$$(date +%H:%M:%S)]"
 # steps side by side would only oversubscribe the machine and interleave their output.
 .NOTPARALLEL:
 .PHONY: all build build-openssl install-deps test test-unit test-asan test-tsan install-test test-openssl run bench \
-        bench-deps install fuzz fuzz-build clean
+        bench-deps install fuzz fuzz-build clean soak
 
 all: build
 
@@ -135,6 +139,10 @@ fuzz-build: install-deps
 fuzz: fuzz-build
 	$(banner)
 	bash scripts/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+soak: build
+	$(banner)
+	SOAK_CLIENTS=$(SOAK_CLIENTS) SOAK_SECONDS=$(SOAK_SECONDS) bash tests/load/soak.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR) $(OPENSSL_DIR)

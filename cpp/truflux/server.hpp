@@ -78,6 +78,15 @@ public:
     // Open connections (after their hello). Any thread.
     std::size_t count() const { return tf_server_count(h()); }
 
+    // Counters since creation: accepted, refused over the limit, limit violations, traffic
+    // (tf_server_stats_t, truflux/server.h). Any thread.
+    tf_server_stats_t stats() const {
+        tf_server_stats_t s{};
+        s.size = sizeof s;
+        detail::check_call(tf_server_stats(h(), &s));
+        return s;
+    }
+
     // Sends one message to every open connection except `exclude`. Any thread. Returns the
     // number of connections it was queued to (0 when called off the loop thread: it is then
     // queued for the loop). Connections above their high-water mark are skipped. Throws as

@@ -56,6 +56,31 @@ TRUFLUX_API int tf_server_broadcast(tf_server_t *server, uint32_t id, int type,
 /* Number of open connections (after their hello). Any thread. */
 TRUFLUX_API size_t tf_server_count(const tf_server_t *server);
 
+/* Counters of a server since it was created. Set `size` to sizeof(tf_server_stats_t) before
+ * tf_server_stats (an older, shorter struct gets the members it has room for). The
+ * violation counters count connections the server ended itself, each under the first code
+ * it ended with (see docs/RELIABILITY.md). */
+typedef struct {
+    size_t size;
+    uint64_t accepted;           /* sockets taken (accepted or adopted), refused ones included */
+    uint64_t opened;             /* connections that finished their hello (and secure layer) */
+    uint64_t active;             /* open now (as tf_server_count) */
+    uint64_t refused_limit;      /* sockets refused over TRUFLUX_OPT_MAX_CONNECTIONS */
+    uint64_t message_size;       /* ended with TRUFLUX_EMSGSIZE (frame over the maximum size) */
+    uint64_t handshake_timeouts; /* ended with TRUFLUX_EHELLOTIMEOUT */
+    uint64_t idle_timeouts;      /* ended with TRUFLUX_EIDLE */
+    uint64_t protocol_errors;    /* ended with a core protocol code (-9..-16, -28) */
+    uint64_t secure_errors;      /* ended with a secure layer code (-40..-49) */
+    uint64_t transport_errors;   /* ended with a WebSocket/HTTP code (-50..-59) */
+    uint64_t peer_lost;          /* peer vanished: TRUFLUX_EEOF, TRUFLUX_ECONNRESET */
+    uint64_t msgs_in, msgs_out;  /* messages received / sent, every connection */
+    uint64_t bytes_in, bytes_out; /* octets read from / written to the sockets */
+} tf_server_stats_t;
+
+/* Fills *out (out->size set first) with the server's counters. Any thread (it waits for the
+ * loop when called from another thread while the loop runs). Returns 0 or TRUFLUX_EINVAL. */
+TRUFLUX_API int tf_server_stats(const tf_server_t *server, tf_server_stats_t *out);
+
 /* Stops listening and closes every connection: gracefully (flush, CLOSE with
  * TRUFLUX_ESHUTDOWN, wait at most the close timeout) or forced. Each connection gets its
  * on_close, then on_close(user, NULL, 0, 0) reports the server done. Any thread. Returns 0

@@ -71,6 +71,14 @@ TRUFLUX_API size_t tf_server_count(const tf_server_t *server) {
     return server ? server->open_count.load(std::memory_order_relaxed) : 0;
 }
 
+TRUFLUX_API int tf_server_stats(const tf_server_t *server, tf_server_stats_t *out) {
+    if (!server || !out || out->size < sizeof(size_t)) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] {
+        tfcore::call_sync(server->loop, [&] { tfcore::server_stats(server, out); });
+        return 0;
+    });
+}
+
 TRUFLUX_API int tf_server_close(tf_server_t *server, int flags) {
     if (!server) return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] { return tfcore_server_close(server, flags); });

@@ -36,14 +36,18 @@ static void report_done_later(void *arg) {
 
 // Reports the end of a shutdown once every connection is gone.
 static void maybe_done(tf_server *s) {
-    if (!s->closing.load() || s->done_reported || s->silent || s->head) return;
+    if (!s->close_ran || s->done_reported || s->silent || s->head) return;
     s->done_reported = true;
     defer(s->loop, report_done_later, s);
 }
 
-void tf_server::conn_opened(tf_conn *) { open_count.fetch_add(1, std::memory_order_relaxed); }
+void tf_server::conn_opened(tf_conn *) {
+    open_count.fetch_add(1, std::memory_order_relaxed);
+    counters.opened++;
+}
 
 void tf_server::conn_ended(tf_conn *c, int reason, bool remote, bool was_open) {
+    if (!c->reject) counters.ended(reason, remote);
     if (!was_open) return;
     open_count.fetch_sub(1, std::memory_order_relaxed);
     if (!silent && cbs.on_close) cbs.on_close(cbs.user, c, reason, remote ? 1 : 0);
@@ -56,6 +60,7 @@ void tf_server::conn_gone(tf_conn *c) {
     c->prev = c->next = nullptr;
     if (c->reject) rejecting--;
     else total--;
+    counters.gone(c);
     c->owner = nullptr;
     defer(loop, release_later, c);
     maybe_done(this);
@@ -78,6 +83,8 @@ static int set_nonblocking(int fd) {
 static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx,
                       tfx::stream *ready = nullptr) {
     bool over = s->total >= s->cfg.max_connections;
+    s->counters.accepted++;
+    if (over) s->counters.refused_limit++;
     tf_conn *c = over && s->rejecting >= MAX_REJECTING ? nullptr : conn_new(s);
     if (!c) {
         delete ready;
@@ -100,20 +107,25 @@ static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx,
     } else {
         s->total++;
     }
+    // An over-limit socket is refused in transport_ready(), once its transport can carry the
+    // CLOSE frame: at once over TCP, after the TLS handshake or HTTP upgrade otherwise.
     rc = conn_attach(c, fd, io);
     if (rc != 0) {
         s->conn_gone(c);  // unlinks, uncounts, releases (the caller keeps fd)
         return rc;
     }
-    if (over) {
-        // Told why, then closed; the application hears of it once, without a connection.
-        s->silent = true;
-        conn_fail(c, TRUFLUX_ELIMIT, "server connection limit reached");
-        s->silent = false;
-        if (s->cbs.on_error)
-            s->cbs.on_error(s->cbs.user, nullptr, TRUFLUX_ELIMIT, "server connection limit reached");
-    }
     return 0;
+}
+
+void tf_server::transport_ready(tf_conn *c) {
+    if (!c->reject) return;
+    // Told why, then closed; the application hears of it once, without a connection.
+    bool was_silent = silent;
+    silent = true;
+    conn_fail(c, TRUFLUX_ELIMIT, "server connection limit reached");
+    silent = was_silent;
+    if (!silent && cbs.on_error)
+        cbs.on_error(cbs.user, nullptr, TRUFLUX_ELIMIT, "server connection limit reached");
 }
 
 static void on_resume(evutil_socket_t, short, void *arg) {
@@ -229,8 +241,10 @@ static int listen_url(tf_server *s, const char *text) {
     }
     if (s->closing.load()) return TRUFLUX_ECLOSED;
     const tfx::transport *tr = tfx::find_transport(u.scheme);
-    // The option makes plain TCP listeners tell WebSocket clients apart by their first octet.
+    // The option makes plain TCP listeners tell WebSocket clients apart by their first octet
+    // (TLS ones, after the TLS handshake).
     if (tr && s->cfg.accept_websocket && u.scheme == "tcp") tr = tfx::find_transport("tcp+ws");
+    if (tr && s->cfg.accept_websocket && u.scheme == "tls") tr = tfx::find_transport("tls+ws");
     if (!tr || (!u.path.empty() && !tr->ctx_new_at)) {
         tfapi::set_last_error(TRUFLUX_EBADURL, tr ? "%s:// URLs take no path" : "unsupported scheme: %s",
                               u.scheme.c_str());
@@ -324,6 +338,8 @@ int tfcore_server_adopt(tf_server *s, int fd) {
             return;
         }
         if (s->total >= s->cfg.max_connections) {
+            s->counters.accepted++;
+            s->counters.refused_limit++;
             rc = TRUFLUX_ELIMIT;
             return;
         }
@@ -416,6 +432,7 @@ int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *dat
 
 static void close_in_loop(tf_server *s, int flags) {
     s->closing.store(true);
+    s->close_ran = true;
     close_listeners(s);
     std::vector<tf_conn *> all;
     for (tf_conn *c = s->head; c; c = c->next) all.push_back(c);

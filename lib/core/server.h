@@ -9,6 +9,7 @@
 #include <truflux/server.h>
 
 #include "core/conn.h"
+#include "core/stats.h"
 
 struct event;
 namespace tfx {
@@ -34,9 +35,14 @@ struct tf_server : tfcore::endpoint {
     size_t rejecting = 0;         // over-limit sockets being told CLOSE(ELIMIT)
     std::atomic<size_t> open_count{0};
     std::atomic<bool> closing{false};
+    // close_in_loop() has run. A close from another thread sets `closing` before its task
+    // reaches the loop: the shutdown is not done (nor reportable) before that task ran.
+    bool close_ran = false;
     bool done_reported = false;
     std::vector<tfcore::task> at_free;  // run first when the server is freed (HTTP bindings)
+    tfcore::server_counters counters;   // tf_server_stats (loop thread)
 
+    void transport_ready(tf_conn *c) override;
     void conn_opened(tf_conn *c) override;
     void conn_ended(tf_conn *c, int reason, bool remote, bool was_open) override;
     void conn_gone(tf_conn *c) override;
