@@ -32,8 +32,8 @@ namespace {
 const char connect_usage[] =
     "usage: truflux connect URL [--message echo|chat] [--type TYPE] [--wait SECONDS]\n"
     "\n"
-    "Connects to URL (tcp://HOST:PORT, or ws://HOST:PORT/PATH for WebSocket) speaking the\n"
-    "`truflux serve` protocol (echo, chat).\n"
+    "Connects to URL (tcp://HOST:PORT, tls://HOST:PORT, or ws://HOST:PORT/PATH and\n"
+    "wss://HOST:PORT/PATH for WebSocket) speaking the `truflux serve` protocol (echo, chat).\n"
     "Sends each line of standard input (without its newline) as one message, and prints\n"
     "every message received as NAME<TAB>PAYLOAD: text as is, binary as 0x-prefixed hex,\n"
     "MessagePack as mp:-prefixed hex, empty as nothing. At end of input, waits for the\n"

@@ -22,6 +22,8 @@ const char server_usage[] =
     "  --rekey-bytes N           ... after N bytes\n"
     "  --rekey-seconds S         ... after S seconds\n"
     "  --tls HOST:PORT           listen for TLS clients, tls://HOST:PORT (repeatable)\n"
+    "  --wss HOST:PORT           listen for WebSocket clients over TLS, wss://HOST:PORT\n"
+    "                            (repeatable)\n"
     "  --tls-cert FILE           the TLS certificate (PEM)\n"
     "  --tls-key FILE            its private key (PEM)\n"
     "  --tls-ca FILE             CAs for client certificates\n"
@@ -39,8 +41,8 @@ const char client_usage[] =
     "  --ciphers LIST            ChaChaPoly,AESGCM\n"
     "  --rekey-messages N, --rekey-bytes N, --rekey-seconds S\n"
     "                            rekey what we send after so many frames, bytes, seconds\n"
-    "  --tls-ca FILE             verify a tls:// server against these CAs (default: the\n"
-    "                            system's)\n"
+    "  --tls-ca FILE             verify a tls:// or wss:// server against these CAs\n"
+    "                            (default: the system's)\n"
     "  --tls-pin SHA256          ... or against this certificate fingerprint (hex)\n"
     "  --tls-server-name NAME    the name to verify instead of the URL's host\n"
     "  --tls-cert FILE, --tls-key FILE\n"
@@ -62,7 +64,8 @@ void add_security_specs(std::vector<OptSpec> &specs, bool server) {
                           "rekey-seconds", "tls-cert", "tls-key", "tls-ca"})
         specs.push_back({n, true});
     if (server) {
-        for (const char *n : {"authorized-keys", "tls", "tls-client-cert"}) specs.push_back({n, true});
+        for (const char *n : {"authorized-keys", "tls", "wss", "tls-client-cert"})
+            specs.push_back({n, true});
     } else {
         for (const char *n : {"pin", "pin-file", "tls-pin", "tls-server-name"})
             specs.push_back({n, true});
@@ -125,6 +128,8 @@ std::string apply_security(const Args &args, bool server, truflux::Options &opts
         }
         if (args.has("tls") && !args.has("tls-cert"))
             return "--tls needs --tls-cert and --tls-key";
+        if (args.has("wss") && !args.has("tls-cert"))
+            return "--wss needs --tls-cert and --tls-key";
         return "";
     }
     if (args.has("pin") && args.has("pin-file")) return "--pin and --pin-file exclude each other";
@@ -150,26 +155,30 @@ std::string apply_security(const Args &args, bool server, truflux::Options &opts
 
 bool listen_tls(truflux::Server &server, const Args &args, bool first_listener) {
     bool first = first_listener;
-    for (const std::string &spec : args.all("tls")) {
-        std::size_t colon = spec.rfind(':');
-        std::int64_t port = 0;
-        if (colon == std::string::npos || colon == 0 ||
-            !parse_int(spec.substr(colon + 1), 0, 65535, port)) {
-            std::fprintf(stderr, "truflux serve: --tls wants HOST:PORT, got %s\n", spec.c_str());
-            return false;
+    for (const char *scheme : {"tls", "wss"}) {
+        for (const std::string &spec : args.all(scheme)) {
+            std::size_t colon = spec.rfind(':');
+            std::int64_t port = 0;
+            if (colon == std::string::npos || colon == 0 ||
+                !parse_int(spec.substr(colon + 1), 0, 65535, port)) {
+                std::fprintf(stderr, "truflux serve: --%s wants HOST:PORT, got %s\n", scheme,
+                             spec.c_str());
+                return false;
+            }
+            std::string url = std::string(scheme) + "://" + spec;
+            try {
+                server.listen(url);
+            } catch (const truflux::error &e) {
+                std::fprintf(stderr, "truflux serve: cannot listen on %s: %s\n", url.c_str(),
+                             e.what());
+                return false;
+            }
+            // The C API knows the first listener's port only.
+            std::string shown = spec;
+            if (first) shown = spec.substr(0, colon + 1) + std::to_string(server.port());
+            first = false;
+            std::printf("truflux listening on %s://%s\n", scheme, shown.c_str());
         }
-        std::string url = "tls://" + spec;
-        try {
-            server.listen(url);
-        } catch (const truflux::error &e) {
-            std::fprintf(stderr, "truflux serve: cannot listen on %s: %s\n", url.c_str(), e.what());
-            return false;
-        }
-        // The C API knows the first listener's port only.
-        std::string shown = spec;
-        if (first) shown = spec.substr(0, colon + 1) + std::to_string(server.port());
-        first = false;
-        std::printf("truflux listening on tls://%s\n", shown.c_str());
     }
     return true;
 }

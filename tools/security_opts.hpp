@@ -19,8 +19,9 @@ const char *security_usage(bool server);
 // Sets opts from the options given: "" or what is wrong, for a usage error. Key files are
 // read by the library when the server or client is made (a bad one fails then).
 std::string apply_security(const Args &args, bool server, truflux::Options &opts);
-// serve: listens on each --tls HOST:PORT and prints "truflux listening on tls://HOST:PORT"
-// (the port the system chose when the first listener is a TLS one). false after printing
+// serve: listens on each --tls and --wss HOST:PORT and prints "truflux listening on
+// tls://HOST:PORT" (wss://...; the port the system chose when the first listener is one of
+// them). false after printing
 // why it failed.
 bool listen_tls(truflux::Server &server, const Args &args, bool first_listener);
 // Reports on stderr a failed securing that lets the connection go on in plaintext, and,

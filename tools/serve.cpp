@@ -17,6 +17,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "serve_files.hpp"
+#include "serve_stats.hpp"
 #include "serve_web.hpp"
 #include "security_opts.hpp"
 
@@ -25,6 +26,7 @@ namespace {
 
 const char serve_usage[] =
     "usage: truflux serve --tcp HOST:PORT [--tcp HOST:PORT ...] [--web [HOST:]PORT] [options]\n"
+    "       truflux serve URL [URL ...] [options]\n"
     "\n"
     "Serves two messages: `echo` (any type) comes back to its sender unchanged; `chat` (any\n"
     "type) is relayed to every other client. PORT 0 picks a free port. Prints\n"
@@ -32,6 +34,9 @@ const char serve_usage[] =
     "connect and disconnect on standard error. SIGINT or SIGTERM closes gracefully.\n"
     "\n"
     "options:\n"
+    "  URL                       listen on this URL: tcp://, ws://, tls://, wss:// (TLS needs\n"
+    "                            --tls-cert and --tls-key), tcp+ws:// or tls+ws:// (raw\n"
+    "                            truflux and WebSocket on one port); ws and wss take a /PATH\n"
     "  --tcp HOST:PORT           listen on this address (repeatable; [::1]:PORT for IPv6)\n"
     "  --ws HOST:PORT            listen for WebSocket clients, ws://HOST:PORT (repeatable)\n"
     "  --web [HOST:]PORT         serve the chat page at http://HOST:PORT/ and WebSocket\n"
@@ -41,9 +46,13 @@ const char serve_usage[] =
     "  --max-connections N       open connections at most\n"
     "  --max-message-size N      largest payload accepted, in bytes\n"
     "  --idle-timeout MS         close a connection silent for this long (0: never)\n"
+    "  --handshake-timeout MS    close a connection whose hello takes longer than this\n"
+    "  --stats-interval SECONDS  print the server's counters (truflux stats: ...) on\n"
+    "                            standard error every SECONDS (0: only at exit) and at exit\n"
     "  --close-timeout MS        graceful close: wait at most this for peers (default 3000)\n"
     "  --strict                  refuse clients whose protocol definition differs\n"
-    "  --accept-files DIR        accept every file clients send (truflux send-file) into DIR\n"
+    "  --accept-files DIR        accept every file clients send (truflux send-file, the\n"
+    "                            --web page's file drop) into DIR\n"
     "  --quiet                   no connect/disconnect lines\n"
     "  --help                    this text\n";
 
@@ -51,6 +60,15 @@ int usage_error(const std::string &msg) {
     std::fprintf(stderr, "truflux serve: %s\n\n%s%s", msg.c_str(), serve_usage,
                  security_usage(true));
     return exit_usage;
+}
+
+// SCHEME://HOST:PORT[/PATH] with the port replaced (the one the system chose for port 0).
+std::string with_port(const std::string &url, int port) {
+    std::size_t at = url.find("://") + 3, slash = url.find('/', at);
+    std::size_t colon = url.rfind(':', slash == std::string::npos ? url.size() : slash - 1);
+    if (colon == std::string::npos || colon < at) return url;
+    return url.substr(0, colon + 1) + std::to_string(port) +
+           (slash == std::string::npos ? "" : url.substr(slash));
 }
 
 // "HOST:PORT" -> host and port text; HOST may be a bracketed IPv6 address.
@@ -156,6 +174,7 @@ int serve_main(int argc, char **argv) {
         {"idle-timeout", true}, {"close-timeout", true},   {"strict", false},
         {"quiet", false},       {"help", false},           {"accept-files", true},
         {"ws", true},           {"web", true},             {"accept-websocket", false},
+        {"handshake-timeout", true}, {"stats-interval", true},
     };
     add_security_specs(specs, true);
     if (!args.parse(argc, argv, specs, err))
@@ -165,12 +184,15 @@ int serve_main(int argc, char **argv) {
         std::fputs(security_usage(true), stdout);
         return exit_ok;
     }
-    if (!args.positionals().empty())
-        return usage_error("unexpected argument " + args.positionals().front());
+    const std::vector<std::string> &urls = args.positionals();
+    for (const std::string &u : urls)
+        if (u.find("://") == std::string::npos)
+            return usage_error("unexpected argument " + u + " (a URL is SCHEME://HOST:PORT)");
     std::vector<std::string> tcp = args.all("tcp");
     std::vector<std::string> wsl = args.all("ws");
-    if (tcp.empty() && wsl.empty() && !args.has("web") && !args.has("tls"))
-        return usage_error("--tcp HOST:PORT is required (or --ws, --web, --tls)");
+    if (tcp.empty() && wsl.empty() && urls.empty() && !args.has("web") && !args.has("tls") &&
+        !args.has("wss"))
+        return usage_error("--tcp HOST:PORT is required (or a URL, --ws, --web, --tls, --wss)");
     if (args.has("accept-files")) {
         std::string why = check_accept_dir(args.get("accept-files"));
         if (!why.empty())
@@ -209,6 +231,7 @@ int serve_main(int argc, char **argv) {
 
     bool quiet = args.has("quiet");
     std::int64_t close_timeout = 3000;
+    std::int64_t stats_interval = -1;  // no --stats-interval: no stats lines
     truflux::Options opts;
     try {
         std::int64_t v;
@@ -227,6 +250,14 @@ int serve_main(int argc, char **argv) {
                 return usage_error("--idle-timeout wants milliseconds");
             opts.idle_timeout(v);
         }
+        if (args.has("handshake-timeout")) {
+            if (!parse_int(args.get("handshake-timeout"), 1, INT32_MAX, v))
+                return usage_error("--handshake-timeout wants milliseconds");
+            opts.handshake_timeout(v);
+        }
+        if (args.has("stats-interval") &&
+            !parse_int(args.get("stats-interval"), 0, 86400, stats_interval))
+            return usage_error("--stats-interval wants seconds (0: only at exit)");
         if (args.has("close-timeout") &&
             !parse_int(args.get("close-timeout"), 0, INT32_MAX, close_timeout))
             return usage_error("--close-timeout wants milliseconds");
@@ -329,6 +360,16 @@ int serve_main(int argc, char **argv) {
         }
         if (!listen_tls(server, args, tcp.empty() && wsl.empty()))
             return exit_failure;
+        bool url_first = tcp.empty() && wsl.empty() && !args.has("tls") && !args.has("wss");
+        for (const std::string &url : urls) {
+            try {
+                server.listen(url);
+            } catch (const truflux::error &e) {
+                std::fprintf(stderr, "truflux serve: cannot listen on %s: %s\n", url.c_str(),
+                             e.what());
+                return exit_failure;
+            }
+        }
         // The C API reports the port of the first listener only; others print as given.
         for (std::size_t i = 0; i < tcp.size(); ++i) {
             std::string port = ports[i];
@@ -342,10 +383,15 @@ int serve_main(int argc, char **argv) {
                 spec = spec.substr(0, spec.rfind(':') + 1) + std::to_string(server.port());
             std::printf("truflux listening on ws://%s\n", spec.c_str());
         }
+        for (std::size_t i = 0; i < urls.size(); ++i)
+            std::printf("truflux listening on %s\n",
+                        i == 0 && url_first ? with_port(urls[i], server.port()).c_str()
+                                            : urls[i].c_str());
         // Declared after the server: destroyed first, it unbinds before the server goes.
         tfcli::WebFront web;
         if (web_port >= 0) {
             std::string err;
+            web.set_security(tfcli::web_security_script(args));
             if (!web.start(loop.event_base(), server.handle(), web_host,
                            static_cast<int>(web_port), err)) {
                 std::fprintf(stderr, "truflux serve: --web: %s\n", err.c_str());
@@ -357,6 +403,9 @@ int serve_main(int argc, char **argv) {
         }
         std::fflush(stdout);
 
+        std::unique_ptr<StatsPrinter> stats;
+        if (stats_interval >= 0)
+            stats.reset(new StatsPrinter(loop, server, static_cast<long>(stats_interval)));
         ShutdownWaiter waiter(sigs, server, loop,
                               std::chrono::milliseconds(close_timeout + 1000), quiet);
         waiter_ptr = &waiter;

@@ -9,10 +9,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include <truflux/http.h>
+#include <truflux.hpp>
 
 namespace tfcli {
 
@@ -32,7 +34,23 @@ const web_asset *find_asset(const char *path) {
     return nullptr;
 }
 
-void serve_asset(evhttp_request *req, void *) {
+void reply(evhttp_request *req, const char *type, const void *data, std::size_t size) {
+    evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", (std::string(type) + "; charset=utf-8").c_str());
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evbuffer *body = evbuffer_new();
+    if (!body) {
+        evhttp_send_error(req, 503, "Service Unavailable");
+        return;
+    }
+    // The data outlives the reply (static arrays, the WebFront's string): no copy.
+    evbuffer_add_reference(body, data, size, nullptr, nullptr);
+    evhttp_send_reply(req, 200, "OK", body);
+    evbuffer_free(body);
+}
+
+void serve_asset(evhttp_request *req, void *front) {
     evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_send_error(req, 405, "Method Not Allowed");
@@ -42,29 +60,51 @@ void serve_asset(evhttp_request *req, void *) {
     const char *path = uri ? evhttp_uri_get_path(uri) : nullptr;
     if (!path || !*path)
         path = "/";
+    if (std::strcmp(path, "/security.js") == 0) {
+        const std::string &js = static_cast<WebFront *>(front)->security();
+        reply(req, "text/javascript", js.data(), js.size());
+        return;
+    }
     const web_asset *a = find_asset(std::strcmp(path, "/") == 0 ? "/index.html" : path);
     if (!a) {
         evhttp_send_error(req, 404, "Not Found");
         return;
     }
-    evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", (std::string(a->type) + "; charset=utf-8").c_str());
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evbuffer *body = evbuffer_new();
-    if (!body) {
-        evhttp_send_error(req, 503, "Service Unavailable");
-        return;
-    }
-    // The arrays are static: the body refers to them instead of copying.
-    evbuffer_add_reference(body, a->data, a->size, nullptr, nullptr);
-    evhttp_send_reply(req, 200, "OK", body);
-    evbuffer_free(body);
+    reply(req, a->type, a->data, a->size);
 }
 
 }  // namespace
 
 bool web_page_built() { return find_asset("/index.html") != nullptr; }
+
+std::string web_security_script(const Args &args) {
+    // The library's rules (lib/secure/settings.cpp): off by default, a key turns it on.
+    std::string policy = args.get("secure", "off");
+    if (policy == "off" && args.has("key")) policy = "optional";
+    std::string js = "window.truflux_security = {";
+    if (policy != "off") js += "\"secure\": \"" + policy + "\"";
+    if (policy != "off" && args.has("key")) {
+        std::string text;
+        if (FILE *f = std::fopen(args.get("key").c_str(), "r")) {
+            char buf[256];
+            std::size_t n = std::fread(buf, 1, sizeof buf, f);
+            text.assign(buf, n);
+            tf_key_wipe(buf, sizeof buf);
+            std::fclose(f);
+        }
+        // As the library reads key files: 32 raw octets, or their base64.
+        truflux::Key secret{};
+        if (text.size() == secret.size())
+            std::memcpy(secret.data(), text.data(), secret.size());
+        else
+            secret = truflux::key_from_base64(text);
+        tf_key_wipe(&text[0], text.size());
+        // The page pins the public key: NK, or IK/XX with a key of its own.
+        js += ", \"serverKey\": \"" + truflux::to_base64(truflux::public_key(secret)) + "\"";
+        tf_key_wipe(secret.data(), secret.size());
+    }
+    return js + "};\n";
+}
 
 WebFront::~WebFront() {
     if (!http_)
@@ -95,7 +135,7 @@ bool WebFront::start(void *event_base, tf_server_t *server, const std::string &h
     if (getsockname(evhttp_bound_socket_get_fd(bs), reinterpret_cast<sockaddr *>(&ss), &len) == 0)
         port_ = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port)
                                          : ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
-    evhttp_set_gencb(http_, serve_asset, nullptr);
+    evhttp_set_gencb(http_, serve_asset, this);
     int rc = tf_server_bind_http(server, http_, path());
     if (rc != 0) {
         err = std::string("cannot bind the server at ") + path() + ": " + tf_strerror(rc);

@@ -2,12 +2,20 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include <truflux/truflux.h>
+
+#include "args.hpp"
 
 struct evhttp;
 
 namespace tfcli {
+
+// /security.js for the page: `window.truflux_security = {...}`, the browser client's options
+// that match serve's secure-layer options (the policy; the server's public key, pinned, when
+// it has --key). Throws truflux::error when the key file does not read.
+std::string web_security_script(const Args &args);
 
 // True when the build embedded the page and the bundled browser client (it needs esbuild:
 // `npm ci` in bindings/js before building).
@@ -26,12 +34,16 @@ public:
     bool start(void *event_base, tf_server_t *server, const std::string &host, int port,
                std::string &err);
     int port() const { return port_; }
+    // Served at /security.js (web_security_script); set before start.
+    void set_security(std::string script) { security_ = std::move(script); }
+    const std::string &security() const { return security_; }
     static const char *path() { return "/truflux"; }
 
 private:
     evhttp *http_ = nullptr;
     tf_server_t *server_ = nullptr;
     int port_ = 0;
+    std::string security_ = "window.truflux_security = {};\n";
 };
 
 }  // namespace tfcli
