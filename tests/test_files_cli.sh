@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/test_files_cli.sh: `truflux send-file` and `truflux serve --accept-files` end to end on
-# loopback (issue point 9): files arrive whole and exit 0, failures exit non-zero, and on a
+# loopback: files arrive whole and exit 0, failures exit non-zero, and on a
 # terminal both show a progress bar. Every wait is bounded (`timeout`, `read -t`).
 set -u
 

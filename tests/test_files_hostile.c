@@ -1,5 +1,5 @@
 /* tests/test_files_hostile.c: a hand-written peer speaking docs/PROTOCOL.md §23 to a server
- * that accepts files into a directory (issue point 8, and the integrity rules of point 4):
+ * that accepts files into a directory (hostile names and sizes, and the integrity rules):
  * hostile names never write outside the directory, more or fewer bytes than offered and a
  * wrong checksum end the transfer with their documented codes, and frames for unknown
  * transfers or beyond the credit close the connection with theirs. */

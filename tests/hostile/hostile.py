@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The hostile-peer suite (issue 8, point 2): malformed and malicious inputs over real sockets
+"""The hostile-peer suite: malformed and malicious inputs over real sockets
 against `truflux serve`, across TCP, TLS, WebSocket, the secure layer and file transfer.
 
     hostile.py --bin PATH/TO/truflux [--only SUBSTRING] [--list] [--verbose]
