@@ -1,6 +1,7 @@
 // lib/transport: plain TCP, the fast path: recv(2) into the decoder, writev(2) of the queue.
 #include <event2/buffer.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <new>
@@ -23,6 +24,16 @@ public:
     }
     ssize_t write(evbuffer *out) override {
         int n = evbuffer_write(out, fd_);
+        if (n >= 0) return n;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return IO_WANT_WRITE;
+        return errno == ECONNRESET || errno == EPIPE ? TRUFLUX_ECONNRESET : TRUFLUX_EIO;
+    }
+    ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override {
+        iovec iov[2] = {{const_cast<uint8_t *>(hdr), hlen}, {const_cast<void *>(data), len}};
+        msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = len ? 2 : 1;
+        ssize_t n = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) return n;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return IO_WANT_WRITE;
         return errno == ECONNRESET || errno == EPIPE ? TRUFLUX_ECONNRESET : TRUFLUX_EIO;
