@@ -144,6 +144,8 @@ struct tf_conn {
     std::atomic<uint64_t> queued{0};
     std::atomic<bool> want_drain{false};
     bool flush_scheduled = false;
+    bool in_read = false;    // inside on_read: the flush waits for the end of the callback
+    bool wev_armed = false;  // wev is added (event_del of an idle event is not free)
 
     std::vector<uint32_t> peer_ids;  // ascending; written before PH_OPEN is published
     uint32_t peer_max = 0;

@@ -20,6 +20,7 @@ namespace tfx {
 // Results of stream calls besides a byte count and a negative TRUFLUX_E* code.
 constexpr ssize_t IO_WANT_READ = -100000;   // call again once the socket is readable
 constexpr ssize_t IO_WANT_WRITE = -100001;  // call again once the socket is writable
+constexpr ssize_t IO_NO_DIRECT = -100002;   // stream::write_direct: not this transport
 
 class stream {
 public:
@@ -33,6 +34,12 @@ public:
     // Writes from out, removing what was written: bytes removed (>= 0), IO_WANT_*, or an
     // error. Removing fewer bytes than out holds means "call again when writable".
     virtual ssize_t write(evbuffer *out) = 0;
+    // Writes a frame's header and payload straight from the caller's memory, when nothing is
+    // queued before them: bytes written (>= 0), IO_WANT_WRITE, or an error code; or
+    // IO_NO_DIRECT when the transport must transform the bytes (TLS, WebSocket).
+    virtual ssize_t write_direct(const uint8_t *, size_t, const void *, size_t) {
+        return IO_NO_DIRECT;
+    }
     // Bytes already read from the socket and decoded but not yet returned by read(): the
     // socket will not become readable for them.
     virtual bool has_pending() const { return false; }

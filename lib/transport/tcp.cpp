@@ -47,6 +47,16 @@ public:
         return errno == ECONNRESET || errno == EPIPE ? TRUFLUX_ECONNRESET : TRUFLUX_EIO;
     }
     void expect_file_segments() override { segments_ = true; }
+    ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override {
+        iovec iov[2] = {{const_cast<uint8_t *>(hdr), hlen}, {const_cast<void *>(data), len}};
+        msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = len ? 2 : 1;
+        ssize_t n = sendmsg(fd_, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) return n;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return IO_WANT_WRITE;
+        return errno == ECONNRESET || errno == EPIPE ? TRUFLUX_ECONNRESET : TRUFLUX_EIO;
+    }
     void shutdown_write() override { shutdown(fd_, SHUT_WR); }
     const char *name() const override { return "tcp"; }
     int fd() const override { return fd_; }

@@ -136,6 +136,12 @@ std::string check_received(const std::string &dir, const std::string &src, std::
     return "";
 }
 
+Sample failed_sample(const std::string &why) {
+    Sample s;
+    s.error = why;
+    return s;
+}
+
 void clear_dir(const std::string &dir) {
     std::error_code ec;
     for (const auto &e : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(e.path(), ec);
@@ -212,11 +218,11 @@ int run_files(const Env &env, const std::vector<std::string> &names, int reps, R
             Sample smp = run_sample(s.launch, env, row);
             if (smp.ok) {
                 std::string bad = check_received(dir, src, size);
-                if (!bad.empty()) smp = Sample{false, bad};
+                if (!bad.empty()) smp = failed_sample(bad);
             }
             Rtt rtt;
             if (smp.ok && s.f.tf && !parse_rtt(smp.client_lines, rtt))
-                smp = Sample{false, "the client reported no roundtrips"};
+                smp = failed_sample("the client reported no roundtrips");
             failed = failed || !smp.ok;
             if (smp.ok)
                 std::fprintf(stderr, "bench: rep %d/%d file %-26s %8.3f s  cpu %.2f s  rtt p99 %.2f ms\n",
@@ -243,7 +249,9 @@ int run_files(const Env &env, const std::vector<std::string> &names, int reps, R
     std::vector<Line> out;
     std::map<std::string, double> secs_of;
     for (Sel &s : sel) {
-        Line l{s.f.name, s.f.ref};
+        Line l;
+        l.name = s.f.name;
+        l.ref = s.f.ref;
         std::vector<double> t, c, p50, p99, mx, n;
         for (std::size_t i = 0; i < s.samples.size(); i++) {
             const Sample &x = s.samples[i];
