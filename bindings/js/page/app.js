@@ -12,11 +12,22 @@
     li.textContent = who ? who + ': ' + what : what;
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
+    return li;
   }
 
   const protocol = new truflux.Protocol().add('echo').add('chat');
   const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/truflux';
-  const client = new truflux.Client({ url, protocol, reconnect: true });
+  // With the server's secure-layer options (/security.js) the client encrypts, pinning the
+  // server's key when it has one. It throws where WebCrypto is missing (plain http:// to a
+  // host other than localhost is not a secure context) and encryption is required.
+  let client;
+  try {
+    client = new truflux.Client({ url, protocol, reconnect: true, ...window.truflux_security });
+  } catch (e) {
+    status.textContent = e.message;
+    return;
+  }
+  client.onSecure = (info) => show('', 'encrypted: Noise ' + info.pattern + ', ' + info.cipher, 'sys');
   client.onOpen = () => {
     status.textContent = 'connected';
     text.disabled = send.disabled = false;
@@ -48,6 +59,39 @@
       show('', e.message, 'sys');
     }
   });
+  // Files dropped or chosen go to the server, which stores them when it runs with
+  // --accept-files DIR (else sendFile throws ENOTSUP). The line of each file tells how it went.
+  function sendFiles(files) {
+    for (const file of files) {
+      const li = show('', 'sending ' + file.name + '…', 'sys');
+      const end = (what) => (li.textContent = file.name + ': ' + what);
+      try {
+        const t = client.sendFile(file);
+        t.onFinish = () => end('sent (' + file.size + ' bytes)');
+        t.onDecline = () => end('declined by the server');
+        t.onCancel = () => end('canceled by the server');
+        t.onError = (e) => end(e.message);
+      } catch (e) {
+        end(e.code === 'ENOTSUP' ? 'this server takes no files (truflux serve --accept-files DIR)' : e.message);
+      }
+    }
+  }
+  const drop = $('drop'), file = $('file');
+  file.addEventListener('change', () => {
+    sendFiles(file.files);
+    file.value = '';
+  });
+  drop.addEventListener('dragover', (ev) => {
+    ev.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    drop.classList.remove('over');
+    sendFiles(ev.dataTransfer.files);
+  });
+
   window.truflux_client = client;  // for tests and the console
   client.open();
 })();

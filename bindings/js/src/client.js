@@ -3,17 +3,22 @@
 // browsers and in Node.js with the `ws` package passed as `WebSocket`.
 //
 // Every frame leaves through _emit(), and every received frame enters through _frame(): the
-// secure layer (kinds 0x20-0x2F) will sit at those two points.
+// secure layer (secure.js, kinds 0x20-0x2F) sits in front of those two points, per connection.
 
-import { E, errname, enc, dec, text, u32, frame, frames, helloPayload, parseHello,
+import { ECLOSED, ECONNREFUSED, EEOF, EFINGERPRINT, EHELLOTIMEOUT, EIDLE, EINVAL, EMSGSIZE,
+  ENOTFOUND, EPEERUNKNOWN, EPROTO, ESCHEMA, ESTATE, EUNKNOWN, EUTF8 } from './wire.js';
+import { errname, enc, dec, text, u32, u8, E0, dv, cat, view, frame, frames, helloPayload, parseHello,
   HELLO, WELCOME, PING, PONG, CLOSE, ERROR, MSG } from './wire.js';
 import { pack, unpack } from './msgpack.js';
 import { EMPTY, BINARY, TEXT, MSGPACK } from './protocol.js';
+import { sendFile, fileFrame, endFiles } from './files.js';
+import { secure } from './secure.js';
 
 export const SUBPROTOCOL = 'truflux.v1';
+// The defaults (strict and reconnect: off; binaryType: 'arraybuffer').
 const DEFAULTS = {
   maxMessage: 16 << 20, heartbeat: 20000, idle: 60000, handshake: 10000, closeTimeout: 5000,
-  strict: false, reconnect: false, reconnectMin: 100, reconnectMax: 10000, binaryType: 'arraybuffer',
+  reconnectMin: 100, reconnectMax: 10000,
 };
 
 export class TrufluxError extends Error {
@@ -25,41 +30,35 @@ export class TrufluxError extends Error {
   }
 }
 
-const isBlob = (x) => typeof Blob !== 'undefined' && x instanceof Blob;
+const isBlob = (x) => x instanceof Blob;
 
 // A value as [payload type, octets]: undefined is empty, strings are text, bytes are
 // binary, everything else is MessagePack.
 function encodePayload(data) {
-  if (data === undefined) return [EMPTY, new Uint8Array(0)];
+  if (data === undefined) return [EMPTY, E0];
   if (typeof data === 'string') return [TEXT, enc.encode(data)];
-  if (data instanceof ArrayBuffer) return [BINARY, new Uint8Array(data)];
-  if (ArrayBuffer.isView(data)) return [BINARY, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
-  return [MSGPACK, pack(data)];
+  const b = view(data);
+  return b ? [BINARY, b] : [MSGPACK, pack(data)];
 }
 
 export class Client {
   // opts: {url, protocol, WebSocket, maxMessage, heartbeat, idle, handshake, closeTimeout,
-  // strict, reconnect, reconnectMin, reconnectMax, binaryType: 'arraybuffer' | 'blob'}.
+  // strict, reconnect, reconnectMin, reconnectMax, binaryType: 'arraybuffer' | 'blob', and
+  // the secure layer's (secure.js): secure, serverKey, staticKey, rekeyMessages, rekeyBytes,
+  // rekeyInterval}. Throws a RangeError for secure-layer options that cannot work.
   constructor(opts) {
-    this.opts = { ...DEFAULTS, ...opts };
-    this.url = this.opts.url;
-    this.protocol = this.opts.protocol;
-    this.WebSocket = this.opts.WebSocket || globalThis.WebSocket;
-    this.onOpen = this.onClose = this.onErr = this.onMessage = null;
-    this.state = 0;
-    this.isOpen = false;
-    this.ws = null;
-    this._queue = [];   // messages sent before the hello finished
-    this._out = [];     // frames of this turn, sent as one WebSocket message
-    this._pending = 0;  // Blobs being read: later sends wait behind them, in order
-    this._chain = Promise.resolve();
-    this._attempt = 0;
+    const o = (this._o = { ...DEFAULTS, ...opts });
+    // _secure: null when the secure layer is off; _queue: messages sent before the hello
+    // finished; _out: frames of this turn, sent as one WebSocket message; _pending: Blobs
+    // being read (later sends wait behind them, in order).
+    Object.assign(this, { url: o.url, protocol: o.protocol, WebSocket: o.WebSocket || globalThis.WebSocket,
+      _secure: secure(o), onOpen: null, onClose: null, onErr: null, onMessage: null, onFile: null,
+      state: 0, isOpen: false, ws: null, _queue: [], _out: [], _pending: 0, _chain: Promise.resolve() });
   }
 
   open() {
     this._wanted = true;
-    this._attempt = 0;
-    this._connect();
+    this._connect(this._attempt = 0);
     return this;
   }
 
@@ -69,10 +68,10 @@ export class Client {
     this._initiated = true;
     clearTimeout(this._retry);
     if (this.isOpen && !this._closeSent) {
-      this._emit(CLOSE, code, new Uint8Array(0));
+      this._emit(CLOSE, code, E0);
       this._closeSent = true;
       this._closeCode = code;
-      this._timer(this.opts.closeTimeout, () => this._drop());
+      this._timer(this._o.closeTimeout, () => this._drop());
     } else if (this.ws && !this._done) {
       this._drop();
     }
@@ -84,12 +83,12 @@ export class Client {
   // EMSGSIZE, ECLOSED). Chainable.
   send(name, data) {
     const m = this.protocol.byName.get(name);
-    if (!m) throw new TrufluxError(E.ENOTFOUND, name);
+    if (!m) throw new TrufluxError(ENOTFOUND, name);
     if (isBlob(data) || this._pending) {
       this._pending++;
       this._chain = this._chain
-        .then(async () => this._send(m, isBlob(data) ? new Uint8Array(await data.arrayBuffer()) : data))
-        .catch((e) => this._report(e.errno || E.EINVAL, e.message))
+        .then(async () => this._send(m, isBlob(data) ? u8(await data.arrayBuffer()) : data))
+        .catch((e) => this._report(e.errno || EINVAL, e.message))
         .finally(() => this._pending--);
       return this;
     }
@@ -97,26 +96,31 @@ export class Client {
     return this;
   }
 
+  // Offers a Blob, File, ArrayBuffer or typed array, {name, size}: files.js, PROTOCOL.md §23.
+  sendFile(src, o) {
+    return sendFile(this, src, o);
+  }
+
   // True once the peer's hello listed the message.
   peerKnows(name) {
     const m = this.protocol.byName.get(name);
-    return !!(m && this._peer && this._peer.ids.has(m.id));
+    return !!(m && this._peer && this._peer._ids.has(m.id));
   }
 
   _send(m, data) {
     const [type, payload] = encodePayload(data);
-    if (!(m.mask & (1 << type))) throw new TrufluxError(E.ESCHEMA, m.name);
-    if ((m.max && payload.length > m.max) || payload.length > this.opts.maxMessage)
-      throw new TrufluxError(E.EMSGSIZE, m.name);
+    if (!(m._k & (1 << type))) throw new TrufluxError(ESCHEMA, m.name);
+    if ((m._x && payload.length > m._x) || payload.length > this._o.maxMessage)
+      throw new TrufluxError(EMSGSIZE, m.name);
     if (this.isOpen && !this._closeSent) {
-      if (!this._peer.ids.has(m.id)) throw new TrufluxError(E.EPEERUNKNOWN, m.name);
-      if (payload.length > this._peer.max) throw new TrufluxError(E.EMSGSIZE, m.name);
+      if (!this._peer._ids.has(m.id)) throw new TrufluxError(EPEERUNKNOWN, m.name);
+      if (payload.length > this._peer._max) throw new TrufluxError(EMSGSIZE, m.name);
       this._emit(MSG | type, m.id, payload);
-    } else if (this._wanted && (this.opts.reconnect || (!this._done && !this._closeSent))) {
+    } else if (this._wanted && (this._o.reconnect || (!this._done && !this._closeSent))) {
       // Connecting, or away and about to reconnect: sent after the next hello.
       this._queue.push([m, type, payload]);
     } else {
-      throw new TrufluxError(E.ECLOSED);
+      throw new TrufluxError(ECLOSED);
     }
   }
 
@@ -124,18 +128,20 @@ export class Client {
     const ws = (this.ws = new this.WebSocket(this.url, SUBPROTOCOL));
     ws.binaryType = 'arraybuffer';
     Object.assign(this, { isOpen: false, _peer: null, _closeSent: false, _gotClose: null,
-      _failCode: null, _initiated: false, _done: false, _out: [], state: 0 });
+      _failCode: null, _initiated: false, _done: false, _out: [], state: 0,
+      _xf: new Map(), _fid: -1, _pid: 0 });  // file transfers by id; last ids offered
+    this._sec = this._secure && this._secure(this);
     ws.onopen = () => {
       this._lastRx = Date.now();
-      this._out.push(frame(HELLO, 0, helloPayload(this.protocol, this.opts)));
+      this._out.push(frame(HELLO, 0, helloPayload(this.protocol, this._o, this._secure && this._secure._offer)));
       this._flush();
-      this._timer(this.opts.handshake, () => this._fail(E.EHELLOTIMEOUT, 'no WELCOME in time'));
+      this._timer(this._o.handshake, () => this._fail(EHELLOTIMEOUT));
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws || this._done) return;
       this._lastRx = Date.now();
-      const fs = frames(new Uint8Array(ev.data), this.opts.maxMessage);
-      if (typeof fs === 'number') return this._fail(-fs, 'malformed frame');
+      const fs = frames(u8(ev.data), this._o.maxMessage);
+      if (fs < 0) return this._fail(-fs);
       for (const f of fs) if (this._done || this._gotClose !== null || !this._frame(f)) break;
     };
     ws.onclose = () => this.ws === ws && this._ended();
@@ -152,35 +158,21 @@ export class Client {
     const fs = this._out;
     if (!fs.length || !this.ws || this.ws.readyState !== 1) return;
     this._out = [];
-    let n = 0;
-    for (const f of fs) n += f.length;
-    const buf = fs.length === 1 ? fs[0] : new Uint8Array(n);
-    if (fs.length > 1) for (let at = 0, i = 0; i < fs.length; at += fs[i++].length) buf.set(fs[i], at);
-    this.ws.send(buf);
+    this.ws.send(cat(fs));
   }
 
   // One received frame; false to stop reading this message.
   _frame(f) {
     if (!this.isOpen) {
       if (f.kind === CLOSE) return this._peerClose(f);
-      if (f.kind !== WELCOME) return this._fail(E.EPROTO, 'first frame is not a WELCOME');
+      if (f.kind !== WELCOME) return this._fail(EPROTO);
       const h = parseHello(f.data);
-      if (typeof h === 'number') return this._fail(-h, 'bad WELCOME');
-      if ((this.opts.strict || h.flags & 1) && h.fp.join() !== this.protocol.fingerprint().join())
-        return this._fail(E.EFINGERPRINT, 'protocol fingerprints differ');
+      if (h < 0) return this._fail(-h);
+      if ((this._o.strict || h._flags & 1) && h._fp.join() !== this.protocol.fingerprint().join())
+        return this._fail(EFINGERPRINT);
       this._peer = h;
-      this.isOpen = true;
-      this._attempt = 0;
-      this._startTick();
-      const q = this._queue;
-      this._queue = [];
-      for (const [m, type, payload] of q) {
-        if (!h.ids.has(m.id)) this._report(E.EPEERUNKNOWN, m.name);
-        else if (payload.length > h.max) this._report(E.EMSGSIZE, m.name);
-        else this._emit(MSG | type, m.id, payload);
-      }
-      this.onOpen && this.onOpen(this);
-      return true;
+      // The secure layer may hold the opening until its handshake has finished (§24.1).
+      return this._sec ? this._sec(h) : this._opened();
     }
     switch (f.kind) {
       case PING:
@@ -191,64 +183,77 @@ export class Client {
       case CLOSE:
         return this._peerClose(f);
       case ERROR: {
-        if (f.data.length < 4) return this._fail(E.EPROTO, 'ERROR frame shorter than its code');
-        const m = this.protocol.byId.get(f.id);
-        const code = new DataView(f.data.buffer, f.data.byteOffset).getUint32(0) & 0x7fffffff;
+        if (f.data.length < 4) return this._fail(EPROTO);
+        const m = this.protocol._byId.get(f.id);
+        const code = dv(f.data).getUint32(0) & 0x7fffffff;
         this._report(code, text(f.data.subarray(4)), m && m.name);
         return true;
       }
     }
-    if ((f.kind & 0xfc) !== MSG) return this._fail(E.EPROTO, 'unexpected frame kind ' + f.kind);
+    if ((f.kind & 0xf0) === 0x30) return this._closeSent || fileFrame(this, f);
+    if ((f.kind & 0xfc) !== MSG) return this._fail(EPROTO);
     if (this._closeSent) return true;
     return this._deliver(f);
   }
 
+  // The connection opens: the messages sent meanwhile go out, then onOpen.
+  _opened() {
+    const h = this._peer, q = this._queue;
+    this.isOpen = true;
+    this._attempt = 0;
+    this._startTick();
+    this._queue = [];
+    for (const [m, type, payload] of q) {
+      if (!h._ids.has(m.id)) this._report(EPEERUNKNOWN, m.name);
+      else if (payload.length > h._max) this._report(EMSGSIZE, m.name);
+      else this._emit(MSG | type, m.id, payload);
+    }
+    this.onOpen && this.onOpen(this);
+    return true;
+  }
+
   _deliver(f) {
-    const m = this.protocol.byId.get(f.id), type = f.kind & 3;
-    if (!m) return this._fail(E.EUNKNOWN, 'message id ' + f.id);
-    if (!(m.mask & (1 << type))) return this._fail(E.ESCHEMA, m.name);
-    if (m.max && f.data.length > m.max) return this._fail(E.EMSGSIZE, m.name);
+    const m = this.protocol._byId.get(f.id), type = f.kind & 3;
+    if (!m) return this._fail(EUNKNOWN);
+    if (!(m._k & (1 << type))) return this._fail(ESCHEMA, m.name);
+    if (m._x && f.data.length > m._x) return this._fail(EMSGSIZE, m.name);
     let data;
     try {
       data = type === EMPTY ? undefined : type === TEXT ? dec.decode(f.data)
         : type === MSGPACK ? unpack(f.data)
-        : this.opts.binaryType === 'blob' ? new Blob([f.data]) : f.data.slice().buffer;
+        : this._o.binaryType === 'blob' ? new Blob([f.data]) : f.data.slice().buffer;
     } catch (e) {
-      return this._fail(type === TEXT ? E.EUTF8 : E.ESCHEMA, m.name);
+      return this._fail(type === TEXT ? EUTF8 : ESCHEMA, m.name);
     }
-    if (m.states && !m.states.includes(this.state)) return this._fail(E.ESTATE, m.name);
-    const h = m.handler || this.onMessage;
-    if (h) m.handler ? h(data, this, m.name) : h(m.name, data, this);
+    if (m._s && !m._s.includes(this.state)) return this._fail(ESTATE, m.name);
+    m._h ? m._h(data, this, m.name) : this.onMessage && this.onMessage(m.name, data, this);
     return true;
   }
 
   _peerClose(f) {
     this._gotClose = f.id;
-    this._closeText = text(f.data);
-    if (!this._closeSent) this._emit(CLOSE, 0, new Uint8Array(0));
+    return this._bye(0);
+  }
+
+  // A violation or local failure: CLOSE(code), then the end (§18).
+  _fail(code, detail) {
+    if (this._done) return false;
+    this._report((this._failCode = code), detail);
+    return this._bye(code);
+  }
+
+  // Our CLOSE (unless sent already), out now, then the end; false (stop reading).
+  _bye(code) {
+    if (this.ws && this.ws.readyState === 1 && !this._closeSent) this._emit(CLOSE, code, E0);
     this._closeSent = true;
     this._flush();
     this._drop();
     return false;
   }
 
-  // A violation or local failure: CLOSE(code), then the end (§18).
-  _fail(code, detail) {
-    if (this._done) return false;
-    this._failCode = code;
-    this._report(code, detail);
-    if (this.ws && this.ws.readyState === 1 && !this._closeSent) {
-      this._emit(CLOSE, code, enc.encode(String(detail || '')).subarray(0, 125));
-      this._closeSent = true;
-      this._flush();
-    }
-    this._drop();
-    return false;
-  }
-
   _drop() {
-    if (this.ws && this.ws.readyState < 2) this.ws.close(1000);
-    if (this.ws && this.ws.readyState === 3) this._ended();
+    const ws = this.ws;
+    if (ws) ws.readyState < 2 && ws.close(1000), ws.readyState > 2 && this._ended();
   }
 
   _report(code, detail, name) {
@@ -262,17 +267,18 @@ export class Client {
     clearInterval(this._tick);
     const wasOpen = this.isOpen;
     this.isOpen = false;
+    endFiles(this);
     // Our own failure, else the code the peer closed with, else our graceful close.
     let reason = this._failCode ?? (this._initiated ? this._closeCode ?? 0 : this._gotClose);
     const remote = this._failCode == null && !this._initiated && this._gotClose !== null;
     if (reason == null) {
-      reason = wasOpen ? E.EEOF : E.ECONNREFUSED;
-      this._report(reason, wasOpen ? 'connection dropped' : 'cannot connect to ' + this.url);
+      reason = wasOpen ? EEOF : ECONNREFUSED;
+      this._report(reason, wasOpen ? '' : 'cannot connect to ' + this.url);
     }
-    const retry = this._wanted && this.opts.reconnect;
-    if (wasOpen || !retry) this.onClose && this.onClose(reason, remote || reason === E.EEOF, this);
+    const retry = this._wanted && this._o.reconnect;
+    if (wasOpen || !retry) this.onClose && this.onClose(reason, remote || reason === EEOF, this);
     if (retry) {
-      const d = Math.min(this.opts.reconnectMax, this.opts.reconnectMin * 2 ** Math.min(this._attempt++, 20));
+      const d = Math.min(this._o.reconnectMax, this._o.reconnectMin * 2 ** Math.min(this._attempt++, 20));
       this._retry = setTimeout(() => this._wanted && this._connect(), d / 2 + Math.random() * d / 2);
     }
   }
@@ -284,14 +290,14 @@ export class Client {
 
   _startTick() {
     clearTimeout(this._t);
-    const { heartbeat: hb, idle } = this.opts;
+    const { heartbeat: hb, idle } = this._o;
     const base = Math.min(hb || Infinity, idle || Infinity);
     if (base === Infinity) return;
     let lastPing = 0;
     this._tick = setInterval(() => {
       const now = Date.now(), quiet = now - this._lastRx;
       if (!this.isOpen || this._closeSent) return;
-      if (idle && quiet >= idle) this._fail(E.EIDLE, 'nothing received within the idle timeout');
+      if (idle && quiet >= idle) this._fail(EIDLE);
       else if (hb && quiet >= hb && now - lastPing >= hb) {
         lastPing = now;
         this._emit(PING, 0, u32(now >>> 0));

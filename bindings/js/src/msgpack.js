@@ -2,124 +2,115 @@
 // wire. Encodes null/undefined (nil), booleans, numbers (integers in the smallest int
 // format, others as float 64), BigInt (64-bit), strings, bytes (bin), arrays, Map and plain
 // objects. Decoding throws on what §5.7.4 calls malformed; ext values decode as {type, data}.
+// Written for size (the bundle's budget): formats by arithmetic on their codes.
 
-import { enc, dec } from './wire.js';
+import { enc, dec, u8, dv, view } from './wire.js';
 
 const MAX_DEPTH = 64;  // container nesting, top level = 1 (§5.7.4)
-const deep = (d) => { if (d > MAX_DEPTH) throw RangeError('msgpack: nested too deep'); };
+const deep = (d) => { if (d > MAX_DEPTH) throw RangeError('msgpack: too deep'); };
 
 export function pack(value) {
-  let b = new Uint8Array(256), v = new DataView(b.buffer), n = 0;
+  let b = u8(256), v = new DataView(b.buffer), n = 0;
   const room = (k) => {
     if (n + k > b.length) {
-      const c = new Uint8Array(2 * b.length + k);
+      const c = u8(2 * b.length + k);
       c.set(b);
       v = new DataView((b = c).buffer);
     }
   };
-  // A format octet, then an unsigned or signed big-endian value of k octets (1, 2, 4, 8).
-  const put = (code, k, x, signed) => {
+  // A format octet, then a big-endian value of k octets (1, 2, 4, 8; s: signed, f: float).
+  const put = (code, k, x, s, f) => {
     room(9);
     b[n++] = code;
-    if (k === 8) v[signed ? 'setBigInt64' : 'setBigUint64'](n, BigInt(x));
-    else if (k) v[(signed ? 'setInt' : 'setUint') + 8 * k](n, x);
+    k && v[f ? 'setFloat64' : 'set' + (k > 4 ? 'Big' : '') + (s ? 'Int' : 'Uint') + 8 * k](n, k > 4 && !f ? BigInt(x) : x);
     n += k;
   };
-  // A length: the fix form when it fits, else the 8/16/32-bit form (codes c, c+1, c+2).
+  // A length: the fix form when it fits, else the 8/16/32-bit form at codes c, c+1, c+2
+  // (arrays and maps, c > 0xda, have no 8-bit form).
   const len = (x, fix, fixMax, c) => {
-    if (x <= fixMax) put(fix | x, 0);
-    else if (x < 256 && c !== 0xdc && c !== 0xde) put(c, 1, x);
-    else if (x < 65536) put(c + (c === 0xdc || c === 0xde ? 0 : 1), 2, x);
-    else put(c + (c === 0xdc || c === 0xde ? 1 : 2), 4, x);
+    const j = x < 256 && c < 0xda ? 0 : x < 65536 ? 1 : 2;
+    x <= fixMax ? put(fix | x, 0) : put(c + j, 1 << j, x);
   };
   const raw = (x) => { room(x.length); b.set(x, n); n += x.length; };
   const one = (x, d) => {
+    const t = typeof x;
+    let s;
     if (x == null) put(0xc0, 0);
-    else if (typeof x === 'boolean') put(x ? 0xc3 : 0xc2, 0);
-    else if (typeof x === 'bigint') put(x < 0n ? 0xd3 : 0xcf, 8, x, x < 0n);
-    else if (typeof x === 'number') {
-      if (!Number.isSafeInteger(x)) put(0xcb, 0), room(8), v.setFloat64(n, x), n += 8;
-      else if (x >= 0) x < 128 ? put(x, 0) : x < 256 ? put(0xcc, 1, x) : x < 65536 ? put(0xcd, 2, x)
-        : x < 2 ** 32 ? put(0xce, 4, x) : put(0xcf, 8, x);
-      else x >= -32 ? put(x & 255, 0) : x >= -128 ? put(0xd0, 1, x, 1) : x >= -32768 ? put(0xd1, 2, x, 1)
-        : x >= -(2 ** 31) ? put(0xd2, 4, x, 1) : put(0xd3, 8, x, 1);
-    } else if (typeof x === 'string') {
-      const s = enc.encode(x);
+    else if (t === 'boolean') put(0xc2 + x, 0);
+    else if (t === 'bigint') put(x < 0n ? 0xd3 : 0xcf, 8, x, x < 0n);
+    else if (t === 'number') {
+      if (!Number.isSafeInteger(x)) put(0xcb, 8, x, 0, 1);
+      else if (x < 128 && x >= -32) put(x & 255, 0);
+      else {
+        // The smallest of 1, 2, 4, 8 octets: uint 0xcc-0xcf, int 0xd0-0xd3.
+        let j = 0;
+        while (x < 0 ? x < -(2 ** (8 << j)) / 2 : x >= 2 ** (8 << j)) j++;
+        put((x < 0 ? 0xd0 : 0xcc) + j, 1 << j, x, x < 0);
+      }
+    } else if (t === 'string') {
+      s = enc.encode(x);
       len(s.length, 0xa0, 31, 0xd9);
       raw(s);
-    } else if (x instanceof ArrayBuffer || ArrayBuffer.isView(x)) {
-      const s = new Uint8Array(x.buffer || x, x.byteOffset || 0, x.byteLength);
+    } else if ((s = view(x))) {
       len(s.length, 0, -1, 0xc4);
       raw(s);
-    } else if (Array.isArray(x)) {
+    } else if (t === 'object') {
       deep(d);
-      len(x.length, 0x90, 15, 0xdc);
-      x.forEach((e) => one(e, d + 1));
-    } else if (typeof x === 'object') {
-      deep(d);
-      const es = x instanceof Map ? [...x] : Object.entries(x);
-      len(es.length, 0x80, 15, 0xde);
-      es.forEach(([k, e]) => (one(k, d + 1), one(e, d + 1)));
-    } else throw TypeError('truflux: cannot encode a ' + typeof x);
+      const a = Array.isArray(x), es = a ? x : x instanceof Map ? [...x] : Object.entries(x);
+      len(es.length, a ? 0x90 : 0x80, 15, a ? 0xdb : 0xdd);
+      es.forEach((e) => (a ? one(e, d + 1) : (one(e[0], d + 1), one(e[1], d + 1))));
+    } else throw TypeError('truflux: cannot encode a ' + t);
   };
   one(value, 1);
   return b.subarray(0, n);
 }
 
+// Malformed input; the message is never seen (client.js reports ESCHEMA).
+const bad = () => { throw RangeError('msgpack'); };
+
 export function unpack(b) {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const v = dv(b);
   let at = 0;
   const take = (k) => {
-    if (at + k > b.length) throw RangeError('msgpack: truncated');
+    if (at + k > b.length) bad();
     return (at += k) - k;
   };
   // Reads a k-octet integer: DataView getUint8/16/32, BigUint64 as a Number when safe.
   const int = (k, signed) => {
-    const p = take(k);
-    if (k < 8) return v[(signed ? 'getInt' : 'getUint') + 8 * k](p);
-    const x = v[signed ? 'getBigInt64' : 'getBigUint64'](p);
-    return x >= -(2n ** 53n) && x < 2n ** 53n ? Number(x) : x;
+    const x = v[(k > 4 ? 'getBig' : 'get') + (signed ? 'Int' : 'Uint') + 8 * k](take(k));
+    return k < 8 || (x >= -(2n ** 53n) && x < 2n ** 53n) ? Number(x) : x;
   };
   const bytes = (k) => b.slice(take(k), at);
   const str = (k) => dec.decode(b.subarray(take(k), at));
-  const arr = (k, d) => {
+  // An array (m false) or a map of k entries.
+  const list = (k, d, m) => {
     deep(d);
     const a = [];
-    while (k--) a.push(one(d + 1));
-    return a;
-  };
-  const map = (k, d) => {
-    deep(d);
-    const o = {};
-    // defineProperty: a "__proto__" key is data, not the object's prototype.
-    while (k--) Object.defineProperty(o, one(d + 1), { value: one(d + 1), enumerable: true, writable: true, configurable: true });
-    return o;
+    while (k--) a.push(m ? [one(d + 1), one(d + 1)] : one(d + 1));
+    // fromEntries: a "__proto__" key is data, not the object's prototype.
+    return m ? Object.fromEntries(a) : a;
   };
   const ext = (k) => ({ type: int(1, 1), data: bytes(k) });
+  // c - base, for a code within [base, base + n).
   const one = (d) => {
-    const c = b[take(1)];
+    const c = b[take(1)], r = (base, n) => c >= base && c < base + n && c - base + 1;
+    let i;
     if (c < 0x80) return c;
-    if (c < 0x90) return map(c & 15, d);
-    if (c < 0xa0) return arr(c & 15, d);
+    if (c < 0xa0) return list(c & 15, d, c < 0x90);
     if (c < 0xc0) return str(c & 31);
     if (c >= 0xe0) return c - 256;
-    if (c >= 0xcc && c <= 0xd3) return int(1 << ((c - 0xcc) & 3), c > 0xcf);
-    if (c >= 0xd4 && c <= 0xd8) return ext(1 << (c - 0xd4));
-    switch (c) {
-      case 0xc0: return null;
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xc4: case 0xc5: case 0xc6: return bytes(int(1 << (c - 0xc4)));
-      case 0xc7: case 0xc8: case 0xc9: return ext(int(1 << (c - 0xc7)));
-      case 0xca: return v.getFloat32(take(4));
-      case 0xcb: return v.getFloat64(take(8));
-      case 0xd9: case 0xda: case 0xdb: return str(int(1 << (c - 0xd9)));
-      case 0xdc: case 0xdd: return arr(int(2 << (c - 0xdc)), d);
-      case 0xde: case 0xdf: return map(int(2 << (c - 0xde)), d);
-    }
-    throw RangeError('msgpack: format 0xc1');
+    if ((i = r(0xcc, 8))) return int(1 << ((i - 1) & 3), i > 4);
+    if ((i = r(0xd4, 5))) return ext(1 << (i - 1));
+    if ((i = r(0xc4, 3))) return bytes(int(1 << (i - 1)));
+    if ((i = r(0xc7, 3))) return ext(int(1 << (i - 1)));
+    if ((i = r(0xd9, 3))) return str(int(1 << (i - 1)));
+    if ((i = r(0xdc, 4))) return list(int(2 << ((i - 1) & 1)), d, i > 2);
+    if (c === 0xca) return v.getFloat32(take(4));
+    if (c === 0xcb) return v.getFloat64(take(8));
+    if (c - 0xc1) return [null, , false, true][c - 0xc0];
+    bad();
   };
   const x = one(1);
-  if (at !== b.length) throw RangeError('msgpack: trailing octets');
+  if (at !== b.length) bad();
   return x;
 }

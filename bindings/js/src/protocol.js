@@ -11,8 +11,8 @@ const TYPE_NAMES = { empty: EMPTY, binary: BINARY, text: TEXT, msgpack: MSGPACK 
 export class Protocol {
   constructor() {
     this.byName = new Map();
-    this.byId = new Map();
-    this.stateNames = [];
+    this._byId = new Map();
+    this._sn = [];  // state names by number
   }
 
   // add(name[, schema][, handler]). schema: {types: ['text', 'binary', ...] or a mask
@@ -24,18 +24,19 @@ export class Protocol {
     const id = fnv(name);
     const len = enc.encode(name).length;
     if (!len || len > 255 || name.includes('\0')) throw new RangeError('truflux: bad name ' + name);
-    if (this.byId.has(id)) throw new RangeError('truflux: id of ' + name + ' already defined');
+    if (this._byId.has(id)) throw new RangeError('truflux: id taken ' + name);
     let mask = schema.types || 0;
     if (Array.isArray(mask)) mask = mask.reduce((m, t) => m | (1 << TYPE_NAMES[t]), 0);
-    const m = { name, id, mask: mask || 15, max: schema.max || 0, handler,
-      states: schema.states ? schema.states.map((s) => this.state(s)) : null };
+    // _k: the mask of payload types, _x: the maximum size, _h: the handler, _s: the states.
+    const m = { name, id, _k: mask || 15, _x: schema.max || 0, _h: handler,
+      _s: schema.states && schema.states.map((s) => this.state(s)) };
     this.byName.set(name, m);
-    this.byId.set(id, m);
+    this._byId.set(id, m);
     return this;
   }
 
   on(name, handler) {
-    this.byName.get(name).handler = handler;
+    this.byName.get(name)._h = handler;
     return this;
   }
 
@@ -46,27 +47,27 @@ export class Protocol {
   }
 
   state(name) {
-    let i = this.stateNames.indexOf(name);
+    let i = this._sn.indexOf(name);
     if (i < 0) {
-      i = this.stateNames.push(name) - 1;
+      i = this._sn.push(name) - 1;
       if (i >= 32) throw new RangeError('truflux: more than 32 states');
     }
     return i;
   }
 
   ids() {
-    return [...this.byId.keys()].sort((a, b) => a - b);
+    return [...this._byId.keys()].sort((a, b) => a - b);
   }
 
   // SHA-256 of the canonical text (§11).
   fingerprint() {
     let t = '';
     for (const id of this.ids()) {
-      const m = this.byId.get(id);
-      const st = m.states ? m.states.slice().sort((a, b) => a - b).map((s) => this.stateNames[s]).join(',') : '*';
-      t += `${hex8(id)} ${m.name} ${m.mask} ${m.max} ${st}\n`;
+      const m = this._byId.get(id);
+      const st = m._s ? m._s.slice().sort((a, b) => a - b).map((s) => this._sn[s]).join() : '*';
+      t += `${hex8(id)} ${m.name} ${m._k} ${m._x} ${st}\n`;
     }
-    if (this.stateNames.length) t += '#states ' + this.stateNames.join(',') + '\n';
+    if (this._sn.length) t += '#states ' + this._sn + '\n';
     return sha256(enc.encode(t));
   }
 }

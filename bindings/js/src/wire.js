@@ -1,23 +1,46 @@
 // The truflux wire format (docs/PROTOCOL.md): frame headers, the hello payload, message ids
 // (FNV-1a) and the protocol fingerprint (SHA-256). No I/O.
 
+// The codes the client raises, as constants (declared first, so that
+// the bundle holds them as plain numbers); the table below must agree.
+export const EINVAL = 1, ECLOSED = 4, ECANCELED = 5, EHELLOTIMEOUT = 7, EIDLE = 8, EPROTO = 9,
+  EVERSION = 10, EFINGERPRINT = 11, EMSGSIZE = 12, EUNKNOWN = 13, ESCHEMA = 14, ESTATE = 15,
+  EPEERUNKNOWN = 16, ECONNREFUSED = 18, EIO = 22, ENOTFOUND = 24, ENOTSUP = 25, EUTF8 = 28,
+  EEOF = 30, EDECRYPT = 40, EREPLAY = 41, EREORDER = 42, ETRUNCATED = 43, EPIN = 44,
+  ENOCIPHER = 46, ENOTSECURE = 47, EHANDSHAKE = 48, EFILEUNKNOWN = 60, EFILESIZE = 61,
+  ECHECKSUM = 62, EFILENAME = 63, EFLOWCONTROL = 64;
 export const HELLO = 1, WELCOME = 2, PING = 3, PONG = 4, CLOSE = 5, ERROR = 6, MSG = 0x10;
 export const HDR = 9;
 const MAX_IDS = 4096;
 
 export const enc = new TextEncoder();
+// Byte helpers shared by every module (one copy in the bundle).
+export const u8 = (x) => new Uint8Array(x), E0 = u8(0);
+export const dv = (b) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+// The octets of an ArrayBuffer or a view (typed array, DataView), not copied; else false.
+export const view = (x) => (x instanceof ArrayBuffer || ArrayBuffer.isView(x)) &&
+  new Uint8Array(x.buffer || x, x.byteOffset || 0, x.byteLength);
+// n zero octets and a DataView on them.
+export const mk = (n) => { const b = u8(n); return [b, dv(b)]; };
+export const cat = (l) => {
+  const o = u8(l.reduce((n, x) => n + x.length, 0));
+  l.reduce((at, x) => (o.set(x, at), at + x.length), 0);
+  return o;
+};
 // fatal: a text payload that is not UTF-8 is refused (EUTF8), not repaired.
 export const dec = new TextDecoder('utf-8', { fatal: true });
 const lossy = new TextDecoder();
 
-// Error codes by magnitude (§17); the names the client reports.
-const NAMES = 'OK EINVAL ENOMEM EAGAIN ECLOSED ECANCELED ETIMEDOUT EHELLOTIMEOUT EIDLE EPROTO ' +
-  'EVERSION EFINGERPRINT EMSGSIZE EUNKNOWN ESCHEMA ESTATE EPEERUNKNOWN EBADURL ECONNREFUSED ' +
-  'ECONNRESET EADDRINUSE ELIMIT EIO EEXIST ENOTFOUND ENOTSUP EBUSY ERESOLVE EUTF8 ESHUTDOWN EEOF ' +
-  'EINTERNAL';
-export const E = {};
-NAMES.split(' ').forEach((n, i) => (E[n] = i));
-export const errname = (code) => NAMES.split(' ')[code] || 'E' + code;
+// Error codes by magnitude (§17); the names the client reports, without their leading E:
+// blocks of consecutive codes, each from its first number on (a layer's block of §17).
+const N = [];
+[[0, 'OK INVAL NOMEM AGAIN CLOSED CANCELED TIMEDOUT HELLOTIMEOUT IDLE PROTO VERSION FINGERPRINT ' +
+  'MSGSIZE UNKNOWN SCHEMA STATE PEERUNKNOWN BADURL CONNREFUSED CONNRESET ADDRINUSE LIMIT IO EXIST ' +
+  'NOTFOUND NOTSUP BUSY RESOLVE UTF8 SHUTDOWN EOF INTERNAL'],
+[40, 'DECRYPT REPLAY REORDER TRUNCATED PIN AUTH NOCIPHER NOTSECURE HANDSHAKE CERT'],
+[60, 'FILEUNKNOWN FILESIZE CHECKSUM FILENAME FLOWCONTROL DECLINED FILELIMIT']]
+  .forEach(([at, s]) => s.split(' ').forEach((n, i) => (N[at + i] = n)));
+export const errname = (code) => (code ? 'E' + (N[code] || code) : 'OK');
 
 export function fnv(name) {
   let h = 0x811c9dc5;
@@ -25,25 +48,25 @@ export function fnv(name) {
   return (h & 0x7fffffff) >>> 0;
 }
 
-// SHA-256 (FIPS 180-4), synchronous: WebCrypto's digest is async and absent outside secure
-// contexts, and the hello needs the fingerprint at once.
-const K = [];
+// SHA-256 (FIPS 180-4), synchronous and incremental: WebCrypto's digest is async, one-shot
+// and absent outside secure contexts; the hello needs the fingerprint at once and a file's
+// checksum runs over content that never sits whole in memory.
+// Its constants as FIPS 180-4 defines them, from the first 64 primes: K the cube roots'
+// fractional bits, H0 the square roots' (first 8 primes).
+const K = [], H0 = [];
 for (let n = 2, c = 0; c < 64; n++) {
   let p = true;
   for (let d = 2; d * d <= n; d++) if (n % d === 0) p = false;
-  if (p) K[c++] = (Math.pow(n, 1 / 3) % 1) * 2 ** 32 | 0;
+  if (p) H0[c] = (n ** 0.5 % 1) * 2 ** 32 | 0, K[c++] = (n ** (1 / 3) % 1) * 2 ** 32 | 0;
 }
-export function sha256(msg) {
-  const l = msg.length, n = ((l + 9 + 63) >> 6) << 6, m = new Uint8Array(n), v = new DataView(m.buffer);
-  m.set(msg);
-  m[l] = 0x80;
-  v.setUint32(n - 4, l * 8);
-  v.setUint32(n - 8, l / 2 ** 29);
-  const H = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-  const W = new Array(64), r = (x, k) => (x >>> k) | (x << (32 - k));
-  for (let o = 0; o < n; o += 64) {
+// hasher()._upd(bytes)... ._dig() -> 32 octets.
+export function hasher() {
+  const H = H0.slice(0, 8);
+  const [m, v] = mk(64), W = [], r = (x, k) => (x >>> k) | (x << (32 - k));
+  let l = 0;
+  const block = () => {
     for (let i = 0; i < 64; i++) {
-      W[i] = i < 16 ? v.getUint32(o + 4 * i)
+      W[i] = i < 16 ? v.getUint32(4 * i)
         : (r(W[i - 2], 17) ^ r(W[i - 2], 19) ^ (W[i - 2] >>> 10)) + W[i - 7] +
           (r(W[i - 15], 7) ^ r(W[i - 15], 18) ^ (W[i - 15] >>> 3)) + W[i - 16] | 0;
     }
@@ -54,17 +77,35 @@ export function sha256(msg) {
       h = g; g = f; f = e; e = d + t1 | 0; d = c; c = b; b = a; a = t1 + t2 | 0;
     }
     [a, b, c, d, e, f, g, h].forEach((x, i) => (H[i] = H[i] + x | 0));
-  }
-  const out = new Uint8Array(32), ov = new DataView(out.buffer);
-  H.forEach((x, i) => ov.setUint32(4 * i, x));
-  return out;
+  };
+  const o = {
+    _upd(d) {
+      for (let i = 0, k; i < d.length; i += k) {
+        k = Math.min(64 - l % 64, d.length - i);
+        m.set(d.subarray(i, i + k), l % 64);
+        if ((l += k) % 64 === 0) block();
+      }
+      return o;
+    },
+    _dig() {
+      const [p, pv] = mk(((55 - l) & 63) + 9);
+      pv.setUint32(p.length - 4, l * 8);
+      pv.setUint32(p.length - 8, l / 2 ** 29);
+      p[0] = 0x80;
+      o._upd(p);
+      H.forEach((x, i) => v.setUint32(4 * i, x));
+      return m.slice(0, 32);
+    },
+  };
+  return o;
 }
+export const sha256 = (msg) => hasher()._upd(msg)._dig();
 
 export const hex8 = (x) => x.toString(16).padStart(8, '0');
 
 // Appends one frame to a byte list: 9-octet header (kind, 31-bit id, length), payload.
 export function frame(kind, id, payload) {
-  const f = new Uint8Array(HDR + payload.length), v = new DataView(f.buffer);
+  const [f, v] = mk(HDR + payload.length);
   f[0] = kind;
   v.setUint32(1, id & 0x7fffffff);
   v.setUint32(5, payload.length);
@@ -72,67 +113,79 @@ export function frame(kind, id, payload) {
   return f;
 }
 
+// Payload limits by kind (§4.3; absent: not a kind), but for the MESSAGE kinds with a payload
+// (the max message size): the control kinds, the secure layer's (§24) and the file kinds
+// (§23.3), whatever the max message size.
+const LIMITS = [, 65536, 65536, 125, 125, 125, 1024];
+LIMITS[MSG] = 0;
+[65535, 65535, 0, 0, 0].forEach((x, i) => (LIMITS[0x20 + i] = x));
+[1024, 12, 129, 0, 0, 129, 65536, 40, 4, 0].forEach((x, i) => (LIMITS[0x30 + i] = x));
+
 // The frames of one WebSocket message: each message holds whole frames (§3.3). Returns
-// [{kind, id, data}] or a negative error code (-EPROTO / -EMSGSIZE, §4.3).
-export function frames(buf, maxMsg) {
-  const out = [], v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+// [{kind, id, data}] or a negative error code (-EPROTO / -EMSGSIZE, §4.3). With `part` (the
+// inner stream of records, §24.5) an incomplete frame at the end is left: `.at` says where.
+export function frames(buf, maxMsg, part) {
+  const out = [], v = dv(buf);
   let at = 0;
-  if (!buf.length) return -E.EPROTO;
+  if (!buf.length && !part) return -EPROTO;
   while (at < buf.length) {
-    if (buf.length - at < HDR) return -E.EPROTO;
+    if (buf.length - at < HDR) { if (part) break; return -EPROTO; }
     const kind = buf[at], raw = v.getUint32(at + 1), len = v.getUint32(at + 5);
-    const limit = kind === HELLO || kind === WELCOME ? 65536 : kind === PING || kind === PONG ||
-      kind === CLOSE ? 125 : kind === ERROR ? 1024 : kind === MSG ? 0 : kind > MSG && kind < 0x14
-      ? maxMsg : -1;
-    if (limit < 0 || raw >>> 31 || (kind === MSG && len)) return -E.EPROTO;
-    if (len > limit) return -E.EMSGSIZE;
-    if (buf.length - at - HDR < len) return -E.EPROTO;
+    const limit = kind > MSG && kind < 0x14 ? maxMsg : LIMITS[kind] ?? -1;
+    if (limit < 0 || raw >>> 31 || (kind === MSG && len)) return -EPROTO;
+    if (len > limit) return -EMSGSIZE;
+    if (buf.length - at - HDR < len) { if (part) break; return -EPROTO; }
     out.push({ kind, id: raw, data: buf.subarray(at + HDR, at + HDR + len) });
     at += HDR + len;
   }
+  out.at = at;
   return out;
 }
 
-// The hello payload (§6.1) of a protocol.
-export function helloPayload(proto, opts) {
-  const ids = proto.ids(), p = new Uint8Array(54 + 4 * ids.length), v = new DataView(p.buffer);
+// The hello payload (§6.1) of a protocol; `sec`: the secure layer's offer (§24.2), if on.
+export function helloPayload(proto, opts, sec) {
+  const ids = proto.ids(), x = sec ? 4 + sec.length : 0;
+  const [p, v] = mk(54 + 4 * ids.length + x);
   p.set(enc.encode('TFLX'));
   p[4] = 1;
   v.setUint16(6, opts.strict ? 1 : 0);
-  v.setUint32(8, 0);
+  v.setUint32(8, sec ? 3 : 2);  // capabilities: bit 1 files (§23, files.js), bit 0 secure.js
   v.setUint32(12, opts.maxMessage);
   v.setUint32(16, opts.heartbeat);
   p.set(proto.fingerprint(), 20);
   v.setUint16(52, ids.length);
   ids.forEach((id, i) => v.setUint32(54 + 4 * i, id));
+  if (sec) p.set([0, 1, 0, sec.length, ...sec], p.length - x);  // extension 0x0001
   return p;
 }
 
-// Decodes a hello payload with the checks of §6.3 in order: {ids, max, flags, fp} or a
-// negative error code.
+// Decodes a hello payload with the checks of §6.3 in order: {_ids, _max, _flags, _caps, _fp,
+// _sec (the first "secure" extension's value)} or a negative error code.
 export function parseHello(p) {
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  if (p.length < 6 || lossy.decode(p.subarray(0, 4)) !== 'TFLX') return -E.EPROTO;
-  if (p[4] !== 1) return -E.EVERSION;
-  if (p.length < 54) return -E.EPROTO;
+  const v = dv(p);
+  if (p.length < 6 || lossy.decode(p.subarray(0, 4)) !== 'TFLX') return -EPROTO;
+  if (p[4] !== 1) return -EVERSION;
+  if (p.length < 54) return -EPROTO;
   const n = v.getUint16(52);
-  if (n > MAX_IDS || p.length < 54 + 4 * n) return -E.EPROTO;
+  if (n > MAX_IDS || p.length < 54 + 4 * n) return -EPROTO;
   const ids = new Set();
   let last = -1;
   for (let i = 0; i < n; i++) {
     const id = v.getUint32(54 + 4 * i);
-    if (id <= last || id >>> 31) return -E.EPROTO;
+    if (id <= last || id >>> 31) return -EPROTO;
     ids.add((last = id));
   }
-  for (let at = 54 + 4 * n; at < p.length;) {
-    if (p.length - at < 4) return -E.EPROTO;
-    at += 4 + v.getUint16(at + 2);
-    if (at > p.length) return -E.EPROTO;
+  let sec;
+  for (let at = 54 + 4 * n, e; at < p.length; at = e) {
+    if (p.length - at < 4) return -EPROTO;
+    e = at + 4 + v.getUint16(at + 2);
+    if (e > p.length) return -EPROTO;
+    if (v.getUint16(at) === 1) sec ||= p.subarray(at + 4, e);
   }
   const max = v.getUint32(12);
-  return { ids, flags: v.getUint16(6), max: max && max < 2 ** 31 ? max : 2 ** 31 - 1,
-    fp: p.subarray(20, 52) };
+  return { _ids: ids, _flags: v.getUint16(6), _caps: v.getUint32(8), _max: max && max < 2 ** 31 ? max : 2 ** 31 - 1,
+    _fp: p.subarray(20, 52), _sec: sec };
 }
 
-export const u32 = (x) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, x); return b; };
+export const u32 = (x) => { const [b, v] = mk(4); v.setUint32(0, x); return b; };
 export const text = (b) => lossy.decode(b);
