@@ -24,6 +24,7 @@
 
 #include "../peer_common.h"
 #include "aead.h"
+#include "io.h"
 
 #define RECORD (64 * 1024)
 #define RECV_BUF (256 * 1024)
@@ -32,22 +33,6 @@
 static const uint8_t key[32] = {7, 1, 4, 2, 8, 5, 7, 1, 4, 2, 8, 5, 7, 1, 4, 2,
                                 8, 5, 7, 1, 4, 2, 8, 5, 7, 1, 4, 2, 8, 5, 7, 1};
 
-static int read_full(int fd, void *buf, size_t len) {
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = recv(fd, p, len, MSG_WAITALL);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-        } else if (n == 0) {
-            return 0;
-        } else if (errno != EINTR) {
-            return -1;
-        }
-    }
-    return 1;
-}
-
 static void write_full(int fd, const uint8_t *p, size_t len) {
     while (len) {
         ssize_t n = write(fd, p, len);
@@ -55,23 +40,6 @@ static void write_full(int fd, const uint8_t *p, size_t len) {
         if (n <= 0) peer_die("write failed");
         p += n;
         len -= (size_t)n;
-    }
-}
-
-static void writev_full(int fd, struct iovec *v, int nv) {
-    while (nv > 0) {
-        ssize_t n = writev(fd, v, nv);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) peer_die("writev failed");
-        while (nv > 0 && (size_t)n >= v->iov_len) {
-            n -= (ssize_t)v->iov_len;
-            v++;
-            nv--;
-        }
-        if (nv > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + n;
-            v->iov_len -= (size_t)n;
-        }
     }
 }
 
@@ -100,7 +68,7 @@ static int run_server(const peer_args *a) {
     if (fd < 0) peer_die("accept failed");
     close(ls);
     uint8_t hdr[8];
-    if (read_full(fd, hdr, 8) != 1) peer_die("no size");
+    if (floor_read_full(fd, hdr, 8) != 1) peer_die("no size");
     double cpu0 = peer_cpu();
     uint64_t size = 0;
     for (int i = 0; i < 8; i++) size = size << 8 | hdr[i];
@@ -115,10 +83,10 @@ static int run_server(const peer_args *a) {
         size_t len;
         if (taglen) {
             uint8_t h[4];
-            if (read_full(fd, h, 4) != 1) peer_die("short file");
+            if (floor_read_full(fd, h, 4) != 1) peer_die("short file");
             len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
             if (len > RECORD || len > size - got) peer_die("bad record");
-            if (read_full(fd, buf, len) != 1 || read_full(fd, tag, taglen) != 1)
+            if (floor_read_full(fd, buf, len) != 1 || floor_read_full(fd, tag, taglen) != 1)
                 peer_die("short record");
             if (floor_aead_open(rx, n_in++, buf, len, tag) != 0) peer_die("record failed authentication");
         } else {
@@ -179,11 +147,11 @@ static int run_client(const peer_args *a) {
         if (floor_aead_seal(tx, n_out++, buf, len, tag) != 0) peer_die("seal failed");
         uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
         struct iovec iov[3] = {{h, 4}, {buf, len}, {tag, taglen}};
-        writev_full(fd, iov, 3);
+        if (floor_writev_full(fd, iov, 3) != 0) peer_die("writev failed");
         sent += len;
     }
     uint8_t ok;
-    if (read_full(fd, &ok, 1) != 1) peer_die("no answer");
+    if (floor_read_full(fd, &ok, 1) != 1) peer_die("no answer");
     double elapsed = peer_now() - t0, cpu = peer_cpu() - cpu0;
     close(fd);
     close(in);

@@ -17,6 +17,7 @@
 
 #include "../peer_common.h"
 #include "aead.h"
+#include "io.h"
 
 /* The floor's keys are fixed: it measures the cipher's cost, it protects nothing. */
 static const uint8_t key_c2s[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -24,46 +25,12 @@ static const uint8_t key_c2s[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 static const uint8_t key_s2c[32] = {31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17,
                                     16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
 
-static int read_full(int fd, void *buf, size_t len) {
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = recv(fd, p, len, MSG_WAITALL);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-        } else if (n == 0) {
-            return 0;
-        } else if (errno != EINTR) {
-            return -1;
-        }
-    }
-    return 1;
-}
-
 /* One system call per message unless the kernel takes less than all of it. */
 static int write_msg(int fd, const uint8_t *buf, size_t len, const uint8_t *tag, size_t taglen) {
     uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
                       (uint8_t)len};
     struct iovec iov[3] = {{hdr, 4}, {(void *)buf, len}, {(void *)tag, taglen}};
-    struct iovec *v = iov;
-    int nv = taglen ? 3 : 2;
-    while (nv > 0) {
-        ssize_t n = writev(fd, v, nv);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        while (nv > 0 && (size_t)n >= v->iov_len) {
-            n -= (ssize_t)v->iov_len;
-            v++;
-            nv--;
-        }
-        if (nv > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + n;
-            v->iov_len -= (size_t)n;
-        }
-    }
-    return 0;
+    return floor_writev_full(fd, iov, taglen ? 3 : 2);
 }
 
 static void nodelay(int fd) {
@@ -106,13 +73,13 @@ static int run_server(void) {
     double cpu0 = -1;
     for (;;) {
         uint8_t hdr[4];
-        int r = read_full(fd, hdr, 4);
+        int r = floor_read_full(fd, hdr, 4);
         if (r == 0) break;
         if (r < 0) peer_die("read failed");
         if (cpu0 < 0) cpu0 = peer_cpu();
         size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
         buf = reserve(buf, &cap, len);
-        if (read_full(fd, buf, len) != 1 || (taglen && read_full(fd, tag, taglen) != 1))
+        if (floor_read_full(fd, buf, len) != 1 || (taglen && floor_read_full(fd, tag, taglen) != 1))
             peer_die("short message");
         if (taglen && floor_aead_open(rx, n_in++, buf, len, tag) != 0)
             peer_die("message failed authentication");
@@ -145,10 +112,10 @@ static int run_client(const peer_args *a) {
         if (taglen && floor_aead_seal(tx, n_out++, buf, len, tag) != 0) peer_die("seal failed");
         if (write_msg(fd, buf, len, tag, taglen) != 0) peer_die("write failed");
         uint8_t hdr[4];
-        if (read_full(fd, hdr, 4) != 1) peer_die("connection lost");
+        if (floor_read_full(fd, hdr, 4) != 1) peer_die("connection lost");
         size_t got = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
         if (got != len) peer_die("echo has the wrong size");
-        if (read_full(fd, buf, len) != 1 || (taglen && read_full(fd, tag, taglen) != 1))
+        if (floor_read_full(fd, buf, len) != 1 || (taglen && floor_read_full(fd, tag, taglen) != 1))
             peer_die("short echo");
         if (taglen && floor_aead_open(rx, n_in++, buf, len, tag) != 0)
             peer_die("echo failed authentication");
