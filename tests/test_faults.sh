@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # tests/test_faults.sh: truflux over a faulty network, and peers that die or restart.
-# A client and a server in two network namespaces joined by a veth pair whose packets are
-# impaired. With the kernel's netem qdisc: loss 5%, delay 20 ms +-10 ms, 25% reordering,
-# 2% duplication. Kernels without netem (sch_netem not built, as in some containers): nftables
-# drops 5% and duplicates 2% of the packets, and a token bucket (tbf) rate-limits the link;
-# TCP then sees loss, duplicates, segments overtaking a lost one and queueing delay, but no
-# artificial delay. The mode in use is printed.
+# A client and a server in two network namespaces whose link is impaired in both directions.
+# Modes, the first that works (the mode and its parameters are printed):
+#   netem: a veth pair with the kernel's netem qdisc: loss 5%, delay 20 ms +-10 ms, 25%
+#          reordering, 2% duplication.
+#   wire:  kernels without netem (sch_netem not built, as in some containers): tests/faults/
+#          wire.py, a user-space link of two TUN devices (one per namespace) that forwards
+#          each IP packet with loss 5%, delay 20 ms +-10 ms (jitter reorders close packets),
+#          25% held back a further 10-30 ms (reordering) and 2% duplication, from a printed
+#          seed. Its counters are printed at the end of case 3 and must show drops,
+#          duplicates and packets delivered out of order.
+#   nft:   no netem and no /dev/net/tun: nftables drops 5% and duplicates 2% of the packets
+#          on the veth pair and a token bucket (tbf) rate-limits it; no added delay and no
+#          reordering beyond segments overtaking a lost one.
+# Cases 1-3 run over the impaired link; cases 4-5 over the plain veth pair, rate-limited.
 #   1. `truflux connect`: 300 messages echoed complete and in order across the impaired link.
 #   2. tfload, 20 clients with 4 messages in flight each for 5 s: every echo in order.
 #   3. Server SIGKILLed and started again on the same port under 10 connected clients (with
@@ -15,8 +23,9 @@
 #   5. A sender SIGKILLed in the middle of a 15 MB file: the server reports the transfer's
 #      failure and no file exists under its final name.
 # In a sanitizer build every server exits through SIGTERM, and a leak report fails the test.
-# Needs root (namespaces, qdiscs, nftables). Without them it FAILS when CI=true and is
-# SKIPPED (loudly) otherwise. Every wait is bounded; a trap removes the namespaces.
+# Needs root (namespaces, qdiscs, TUN or nftables). Without them it FAILS when CI=true and is
+# SKIPPED (loudly) otherwise. Every wait is bounded; a trap removes the namespaces and
+# stops the wire.
 set -u
 
 BUILD=${TRUFLUX_BUILD_DIR:-$(pwd)}
@@ -47,6 +56,14 @@ V_C=tfc$ID
 NET=10.$((100 + ID % 100)).$(((ID / 100) % 250))
 S_IP=$NET.2
 C_IP=$NET.1
+# The TUN wire's subnet (wire mode), distinct from the veth pair's: both links coexist.
+W_NET=10.99.$((ID % 250))
+W_S_IP=$W_NET.2
+W_C_IP=$W_NET.1
+WIRE_PY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/faults/wire.py
+WIRE_PID=
+# The address the server listens on and clients dial: the wire's while it carries the traffic.
+SRV_IP=$S_IP
 SPORT=7070
 T=$(mktemp -d)
 PIDS=()
@@ -106,8 +123,10 @@ ip netns exec "$NS_C" sysctl -q -w net.ipv4.tcp_wmem="4096 16384 262144" || fail
 if tc -n "$NS_C" qdisc add dev "$V_C" root netem delay 1ms 2>/dev/null; then
     tc -n "$NS_C" qdisc del dev "$V_C" root
     MODE=netem
+elif [ -c /dev/net/tun ] && command -v python3 >/dev/null; then
+    MODE=wire
 else
-    command -v nft >/dev/null || skip "no netem qdisc in this kernel and no nft (nftables)"
+    command -v nft >/dev/null || skip "no netem qdisc, no /dev/net/tun and no nft (nftables)"
     MODE=nft
 fi
 
@@ -115,6 +134,10 @@ fi
 # slow enough that a 15 MB payload is still in transit when its sender dies).
 impair() {
     local ns dev
+    if [ $MODE = wire ]; then
+        start_wire
+        return
+    fi
     for ns in "$NS_S" "$NS_C"; do
         if [ "$ns" = "$NS_S" ]; then dev=$V_S; else dev=$V_C; fi
         if [ $MODE = netem ]; then
@@ -143,6 +166,7 @@ EOF
     done
 }
 unimpair() {
+    [ $MODE = wire ] && stop_wire
     tc -n "$NS_S" qdisc del dev "$V_S" root 2>/dev/null
     tc -n "$NS_C" qdisc del dev "$V_C" root 2>/dev/null
     local ns
@@ -151,16 +175,39 @@ unimpair() {
         ip netns exec "$ns" nft delete table netdev tfimpair 2>/dev/null
     done
 }
+# The wire's stdin is a pipe from this shell (a coproc): it exits when the pipe closes, when
+# its parent changes, on SIGTERM, or after 150 s, printing its counters to wire.err.
+start_wire() {
+    local line rfd
+    coproc WIRE { exec python3 "$WIRE_PY" --a "$NS_C,tfwc$ID,$W_C_IP/24" \
+        --b "$NS_S,tfws$ID,$W_S_IP/24" --max-seconds 150 2>"$T/wire.err"; }
+    WIRE_PID=$WIRE_PID
+    PIDS+=("$WIRE_PID")
+    rfd=${WIRE[0]}
+    read -r -t 30 -u "$rfd" line || fail "the TUN wire did not start"
+    echo "test_faults: $line"
+    SRV_IP=$W_S_IP
+}
+# stop_wire: SIGTERM; its counters must show that it dropped, duplicated and reordered.
+stop_wire() {
+    local n
+    stop_pid "$WIRE_PID"
+    SRV_IP=$S_IP
+    grep '^wire: exit' "$T/wire.err" | sed 's/; /\n  /g' | tee "$T/wire.counters"
+    for n in dropped duplicated out_of_order; do
+        grep -qE " $n=[1-9]" "$T/wire.counters" || fail "the wire did not impair: $n=0"
+    done
+}
 shape() {
     tc -n "$NS_C" qdisc add dev "$V_C" root tbf rate "$1" burst 32kb latency 400ms ||
         fail "tbf $1"
 }
 
-# serve NAME ARGS...: `truflux serve` in the server namespace on $S_IP:$SPORT.
+# serve NAME ARGS...: `truflux serve` in the server namespace on $SRV_IP:$SPORT.
 serve() {
     local name=$1
     shift
-    ip netns exec "$NS_S" timeout 300 "$BIN" serve --tcp "$S_IP:$SPORT" --stats-interval 1 "$@" \
+    ip netns exec "$NS_S" timeout 300 "$BIN" serve --tcp "$SRV_IP:$SPORT" --stats-interval 1 "$@" \
         >"$T/$name.out" 2>"$T/$name.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
@@ -178,20 +225,25 @@ end_serve() {
 # Foreground only: a function run with & is a subshell, whose PID is not the command's.
 in_client() { ip netns exec "$NS_C" "$@"; }
 
-echo "test_faults: impairment by $MODE, server $S_IP:$SPORT, client $C_IP"
+case $MODE in
+netem) PARAMS="netem qdisc: loss 5%, delay 20ms +-10ms, reorder 25%, duplicate 2%" ;;
+wire) PARAMS="TUN wire $W_C_IP <-> $W_S_IP (tests/faults/wire.py; parameters below)" ;;
+nft) PARAMS="nftables: drop 5%, duplicate 2%; tbf 50mbit; no delay, no reordering" ;;
+esac
+echo "test_faults: impairment by $MODE ($PARAMS); cases 4-5 over the veth pair $C_IP <-> $S_IP"
 
 # --- 1. in order through `truflux connect` --------------------------------------------------
 impair
 serve s1 --quiet
 seq -f 'line-%05g' 1 300 >"$T/lines"
 sed 's/^/echo\t/' "$T/lines" >"$T/echo.want"
-in_client timeout 90 "$BIN" connect "tcp://$S_IP:$SPORT" --wait 60 <"$T/lines" \
+in_client timeout 90 "$BIN" connect "tcp://$SRV_IP:$SPORT" --wait 60 <"$T/lines" \
     >"$T/connect.out" 2>"$T/connect.err" || fail "connect over the impaired link: exit $?"
 cmp -s "$T/connect.out" "$T/echo.want" || fail "echoes differ from what was sent"
 echo "test_faults: 1. 300 echoes complete and in order"
 
 # --- 2. tfload through the impaired link ---------------------------------------------------
-in_client timeout 120 "$LOAD" --host "$S_IP" --port "$SPORT" --clients 20 --seconds 5 \
+in_client timeout 120 "$LOAD" --host "$SRV_IP" --port "$SPORT" --clients 20 --seconds 5 \
     --inflight 4 --size 1500 >"$T/load.out" 2>"$T/load.err" || fail "tfload over the impaired link"
 grep '^tfload: clients=' "$T/load.out"
 if [ $MODE = nft ]; then
@@ -207,8 +259,8 @@ echo "test_faults: 2. load over the impaired link accounted for"
 
 # --- 3. server restart under connected clients (still impaired) ----------------------------
 serve s2 --quiet
-ip netns exec "$NS_C" timeout 120 "$LOAD" --host "$S_IP" --port "$SPORT" --clients 10 --seconds 8 \
-    --reconnect 2 >"$T/reconnect.out" 2>"$T/reconnect.err" &
+ip netns exec "$NS_C" timeout 120 "$LOAD" --host "$SRV_IP" --port "$SPORT" --clients 10 \
+    --seconds 8 --reconnect 2 >"$T/reconnect.out" 2>"$T/reconnect.err" &
 LOADPID=$!
 PIDS+=("$LOADPID")
 wait_for "$T/reconnect.out" 'clients connected' 30 || fail "reconnect: clients did not connect"
@@ -232,8 +284,8 @@ unimpair
 shape 8mbit
 serve s4 --max-message-size 33554432
 { head -c 15000000 /dev/zero | tr '\0' 'a'; echo; } >"$T/big.line"
-ip netns exec "$NS_C" "$BIN" connect "tcp://$S_IP:$SPORT" --type binary --wait 120 <"$T/big.line" \
-    >"$T/big.out" 2>"$T/big.err" &
+ip netns exec "$NS_C" "$BIN" connect "tcp://$SRV_IP:$SPORT" --type binary --wait 120 \
+    <"$T/big.line" >"$T/big.out" 2>"$T/big.err" &
 SENDER=$!
 PIDS+=("$SENDER")
 wait_for "$T/s4.err" 'bytes_in=[0-9]{7,}' 30 || fail "mid-message: the message never started"
@@ -251,7 +303,7 @@ echo "test_faults: 4. sender killed mid-message: reported, nothing delivered"
 mkdir -p "$T/inbox"
 head -c 15000000 /dev/urandom >"$T/payload.bin"
 serve s5 --accept-files "$T/inbox"
-ip netns exec "$NS_C" "$BIN" send-file "tcp://$S_IP:$SPORT" "$T/payload.bin" --no-progress \
+ip netns exec "$NS_C" "$BIN" send-file "tcp://$SRV_IP:$SPORT" "$T/payload.bin" --no-progress \
     >"$T/file.out" 2>"$T/file.err" &
 SENDER=$!
 PIDS+=("$SENDER")
