@@ -786,14 +786,43 @@ static void read_discard(tf_conn *c) {
 
 // One read from the transport into the decoder, then the frames it completed. Frames the
 // budget leaves, and bytes the transport holds decoded, are handled on the next iteration.
+// A connection between frames reads into its loop's receive buffer and keeps only a partial
+// frame's bytes (decoder::settle), so an idle connection holds no receive buffer.
+static uint8_t *lend_rx(tf_conn *c, size_t *room) {
+    tf_loop *loop = c->loop;
+    if (loop->rx_busy || c->in.pending() != 0) return nullptr;
+    if (!loop->rx_buf) {
+        void *p = nullptr;
+        if (posix_memalign(&p, 4096, READ_CHUNK) != 0) return nullptr;
+        loop->rx_buf = static_cast<uint8_t *>(p);
+    }
+    uint8_t *p = c->in.lend(loop->rx_buf, READ_CHUNK, room);
+    if (p) loop->rx_busy = true;
+    return p;
+}
+
+static void read_into(tf_conn *c, uint8_t *p, size_t room);
+
 static void read_some(tf_conn *c) {
     size_t want = std::max(READ_CHUNK, c->in.missing());
     size_t room = 0;
-    uint8_t *p = c->in.prepare(want, &room);
+    uint8_t *p = want <= READ_CHUNK ? lend_rx(c, &room) : nullptr;
+    if (p) {
+        read_into(c, p, room);
+        c->loop->rx_busy = false;
+        if (c->in.settle() != 0 && c->fd >= 0)
+            conn_fail(c, TRUFLUX_ENOMEM, "no memory for the receive buffer");
+        return;
+    }
+    p = c->in.prepare(want, &room);
     if (!p) {
         conn_fail(c, TRUFLUX_ENOMEM, "no memory for the receive buffer");
         return;
     }
+    read_into(c, p, room);
+}
+
+static void read_into(tf_conn *c, uint8_t *p, size_t room) {
     if (room == 0) {
         // The buffer is full of frames the budget left for later: handle them before reading.
         if (process(c)) schedule_more(c);

@@ -1,6 +1,8 @@
 // lib/core: the loop: running modes, the cross-thread inbox and in-thread deferral.
 #include "core/loop.h"
 
+#include <cstdlib>
+
 #include <event2/event.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -114,6 +116,7 @@ static void destroy_loop(tf_loop *loop) {
     if (loop->once_timer) event_free(loop->once_timer);
     if (loop->wake_fd >= 0) close(loop->wake_fd);
     if (loop->owns_base && loop->base) event_base_free(loop->base);
+    std::free(loop->rx_buf);
     delete loop;
 }
 

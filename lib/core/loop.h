@@ -41,6 +41,10 @@ struct tf_loop {
     std::thread thread;
     int objects = 0;                       // live servers and clients (loop thread)
     int depth = 0;                         // callbacks of this loop on the stack
+    // The receive buffer connections lend for one read (tfw::decoder::lend), so that an idle
+    // connection holds none of its own; allocated on first use. Loop thread only.
+    uint8_t *rx_buf = nullptr;
+    bool rx_busy = false;                  // a read is using it (no nested loan)
 };
 
 namespace tfcore {

@@ -118,7 +118,48 @@ long parse(const uint8_t *buf, size_t len, uint32_t max_msg, frame *out) {
 
 decoder::decoder(uint32_t max_msg) : max_(max_msg) {}
 
-decoder::~decoder() { std::free(buf_); }
+decoder::~decoder() {
+    if (!lent_) std::free(buf_);
+}
+
+uint8_t *decoder::lend(uint8_t *buf, size_t len, size_t *room) {
+    if (lent_ || err_ || start_ != end_ || !buf || len == 0) return nullptr;
+    std::free(buf_);
+    buf_ = buf;
+    cap_ = len;
+    start_ = end_ = 0;
+    lent_ = true;
+    *room = len;
+    return buf;
+}
+
+int decoder::settle() {
+    if (!lent_) return 0;
+    size_t avail = err_ ? 0 : end_ - start_;
+    uint8_t *own = nullptr;
+    size_t cap = 0;
+    if (avail) {
+        // Room for what is left and the next read's worth of the frame; prepare() grows it
+        // further as the frame's bytes arrive.
+        size_t m = missing();
+        cap = round_page(avail + (m < DEFAULT_CAP ? m : DEFAULT_CAP));
+        void *p = nullptr;
+        if (posix_memalign(&p, PAGE, cap) != 0) {
+            buf_ = nullptr;
+            cap_ = start_ = end_ = 0;
+            lent_ = false;
+            return TRUFLUX_ENOMEM;
+        }
+        own = static_cast<uint8_t *>(p);
+        std::memcpy(own, buf_ + start_, avail);
+    }
+    buf_ = own;
+    cap_ = cap;
+    start_ = 0;
+    end_ = avail;
+    lent_ = false;
+    return 0;
+}
 
 size_t decoder::missing() const {
     size_t avail = end_ - start_;

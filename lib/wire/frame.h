@@ -91,11 +91,24 @@ public:
     // Bytes the frame being received still needs (0 if unknown/complete).
     size_t missing() const;
     int error() const { return err_; }
-    size_t capacity() const { return cap_; }
+    size_t capacity() const { return lent_ ? 0 : cap_; }
+
+    // Reading into a buffer the caller lends (a loop's one receive buffer, shared by its
+    // connections), so that a connection between frames holds no buffer of its own. Only
+    // while the decoder holds nothing and no error: returns `buf` with *room = len and frees
+    // the decoder's own (empty) buffer; else NULL (use prepare()). Then commit() and next()
+    // as usual, and settle() before the lent buffer is used for anything else.
+    uint8_t *lend(uint8_t *buf, size_t len, size_t *room);
+    // Ends a loan: what next() has not returned yet (a partial frame, frames left for later)
+    // moves into a buffer of the decoder's own, sized to it. Frames returned before are no
+    // longer valid. 0, or TRUFLUX_ENOMEM. A no-op without a loan.
+    int settle();
+    bool lent() const { return lent_; }
 
 private:
     uint8_t *buf_ = nullptr;
     size_t cap_ = 0, start_ = 0, end_ = 0;
+    bool lent_ = false;
     uint32_t max_;
     int err_ = 0;
 };
