@@ -790,7 +790,8 @@ static void read_discard(tf_conn *c) {
 // frame's bytes (decoder::settle), so an idle connection holds no receive buffer.
 static uint8_t *lend_rx(tf_conn *c, size_t *room) {
     tf_loop *loop = c->loop;
-    if (loop->rx_busy || c->in.pending() != 0) return nullptr;
+    // A large buffer of the connection's own (a stream of large messages) is read into as is.
+    if (loop->rx_busy || c->in.pending() != 0 || c->in.capacity() > READ_CHUNK) return nullptr;
     if (!loop->rx_buf) {
         void *p = nullptr;
         if (posix_memalign(&p, 4096, READ_CHUNK) != 0) return nullptr;

@@ -14,9 +14,6 @@ namespace {
 constexpr size_t PAGE = 4096;
 // A fresh or drained decoder holds this much: one recv() of a typical socket buffer.
 constexpr size_t DEFAULT_CAP = 64u << 10;
-// A drained buffer above this size goes back to DEFAULT_CAP, so one large frame does not pin
-// its memory for the connection's lifetime.
-constexpr size_t SHRINK_ABOVE = 1u << 20;
 // Room beyond the largest frame, so the tail of one frame and the head of the next can share
 // a read without a second allocation.
 constexpr size_t SLACK = 64u << 10;
@@ -179,11 +176,13 @@ static uint8_t *realloc_aligned(uint8_t *old, size_t start, size_t avail, size_t
     return static_cast<uint8_t *>(p);
 }
 
-// Rewinds a drained buffer, shrinking it if one large frame left it big, and allocates lazily.
-static bool decoder_reclaim(uint8_t *&buf, size_t &cap, size_t &start, size_t &end) {
+// Rewinds a drained buffer, and allocates lazily. A large buffer stays while frames of its
+// size keep coming (a stream of large messages reads into it without growing it again for
+// each one) and goes once a frame much smaller than it has been taken (`last`).
+static bool decoder_reclaim(uint8_t *&buf, size_t &cap, size_t &start, size_t &end, size_t last) {
     if (start == end) {
         start = end = 0;
-        if (cap > SHRINK_ABOVE) {
+        if (cap > DEFAULT_CAP && cap / 4 > last) {
             std::free(buf);
             buf = nullptr;
             cap = 0;
@@ -203,7 +202,7 @@ uint8_t *decoder::prepare(size_t want, size_t *room) {
     // After an error no frame will ever be returned: bytes that keep arriving are dropped
     // rather than buffered.
     if (err_) start_ = end_;
-    if (!decoder_reclaim(buf_, cap_, start_, end_)) return nullptr;
+    if (!decoder_reclaim(buf_, cap_, start_, end_, last_)) return nullptr;
     size_t avail = end_ - start_;
     // Bytes the pending frame still lacks: its header, or its header and payload. A complete
     // frame not yet taken by next() asks for one byte, so the caller still makes progress.
@@ -252,7 +251,7 @@ void decoder::commit(size_t n) {
 int decoder::feed(const void *data, size_t len) {
     if (len == 0) return 0;
     if (err_) start_ = end_;
-    if (!decoder_reclaim(buf_, cap_, start_, end_)) return TRUFLUX_ENOMEM;
+    if (!decoder_reclaim(buf_, cap_, start_, end_, last_)) return TRUFLUX_ENOMEM;
     size_t avail = end_ - start_;
     if (cap_ - end_ < len) {
         if (cap_ - avail >= len) {
@@ -292,6 +291,7 @@ int decoder::next(frame *out) {
     out->len = plen;
     out->payload = h + HEADER_SIZE;
     start_ += HEADER_SIZE + plen;
+    last_ = HEADER_SIZE + plen;
     return 1;
 }
 

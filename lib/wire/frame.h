@@ -68,8 +68,9 @@ long parse(const uint8_t *buf, size_t len, uint32_t max_msg, frame *out);
 //   size_t room; uint8_t *p = d.prepare(65536, &room); n = recv(fd, p, room); d.commit(n);
 //   while ((r = d.next(&f)) > 0) handle(f);   // r < 0: sticky error
 // Frames from next() point into the buffer and stay valid until the next prepare()/feed().
-// The buffer grows only to what one frame needs (bounded by max_msg + HEADER_SIZE) and
-// shrinks back when it empties.
+// The buffer grows only to what one frame needs (bounded by max_msg + HEADER_SIZE); once
+// drained, a large one is kept while frames of its size keep coming and freed after a much
+// smaller frame.
 class decoder {
 public:
     explicit decoder(uint32_t max_msg = 16u << 20);
@@ -109,6 +110,7 @@ private:
     uint8_t *buf_ = nullptr;
     size_t cap_ = 0, start_ = 0, end_ = 0;
     bool lent_ = false;
+    size_t last_ = 0;  // the size of the last frame next() returned
     uint32_t max_;
     int err_ = 0;
 };
