@@ -7,6 +7,7 @@
 #include "crypto/sha256_shani.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 
 namespace tfc {
@@ -26,8 +27,16 @@ alignas(16) const uint32_t K[64] = {
 
 }  // namespace
 
+// CPUID itself: clang 14's __builtin_cpu_supports does not know "sha".
 bool sha256_shani_available() {
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    static const bool yes = [] {
+        unsigned a, b, c, d;
+        if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+        bool ssse3 = c & (1u << 9), sse41 = c & (1u << 19);
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+        return ssse3 && sse41 && (b & (1u << 29));  // leaf 7 EBX bit 29: SHA
+    }();
+    return yes;
 }
 
 __attribute__((target("sha,sse4.1,ssse3")))
