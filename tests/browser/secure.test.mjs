@@ -1,7 +1,8 @@
 // Headless Chromium (Debian's, driven by playwright-core) against `truflux serve --web` with
 // its security options: the chat page learns the server's key and policy from /security.js
 // and encrypts (Noise NK, pinned), a tap on the page's WebSocket sees no chat text in clear,
-// and the page's own client runs NN and XX sessions with every payload type both ways.
+// and the page's own client runs NN and NK sessions with every payload type both ways (and
+// refuses a client key: it has no XX or IK).
 // Run by tests/test_ws_browser_secure.sh:
 //   TRUFLUX_BIN=... node --test tests/browser/secure.test.mjs
 import { test, before, after } from 'node:test';
@@ -133,10 +134,10 @@ test('the chat page encrypts with the key /security.js gives it, nothing in clea
   await b.close();
 });
 
-test('every payload type both ways from the page, NN and XX', async () => {
+test('every payload type both ways from the page, NN and NK; no client key', async () => {
   const page = await ctx.newPage();
   await page.goto(srv.page + 'index.html');
-  const out = await page.evaluate(async (clientKey) => {
+  const out = await page.evaluate(async ([serverKey, clientKey]) => {
     const { Client, Protocol } = window.truflux;
     const describe = (d) => d instanceof ArrayBuffer ? ['ArrayBuffer', [...new Uint8Array(d)]]
       : d === undefined ? ['undefined'] : [typeof d, d];
@@ -161,11 +162,17 @@ test('every payload type both ways from the page, NN and XX', async () => {
       c.close();
       return [c.secure.pattern, big[1].length, big[1].every((x) => x === 7), results];
     };
-    return [await run({ secure: 'required' }), await run({ staticKey: clientKey, secure: 'required' })];
-  }, keys.client.key);
+    let refused;
+    try {
+      new Client({ url: 'ws://' + location.host + '/truflux', protocol: new Protocol(), staticKey: clientKey });
+    } catch (e) {
+      refused = [e.name, e.code];
+    }
+    return [await run({ secure: 'required' }), await run({ serverKey }), refused];
+  }, [keys.server.pub, keys.client.key]);
   const payloads = [['string', 'text ✓'], ['ArrayBuffer', [1, 2, 3]], ['undefined'], ['ArrayBuffer', [98, 108, 111, 98]],
     ['object', { list: [1, 'two', null], n: -3.25 }]];
-  assert.deepEqual(out, [['NN', 100000, true, payloads], ['XX', 100000, true, payloads]]);
-  await until(() => srv.log.some((l) => l.includes('XX, AESGCM client key ' + keys.client.pub)), 'the server saw the client key');
+  assert.deepEqual(out, [['NN', 100000, true, payloads], ['NK', 100000, true, payloads], ['TrufluxError', 'ENOTSUP']]);
+  await until(() => srv.log.some((l) => /secured with Noise NN, AESGCM/.test(l)), 'the server saw NN');
   await page.close();
 });

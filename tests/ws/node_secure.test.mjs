@@ -1,9 +1,9 @@
 // The browser client's secure layer (bindings/js/src/secure.js) in Node.js against the C
-// server (`truflux serve --web` with its security options): NN, NK, XX and IK sessions with
-// every payload type both ways, the opening held until the handshake, a wrong pin (EPIN), an
-// unauthorised client key (EAUTH), policies against a server without the layer (ENOTSECURE),
-// rekeying crossed both ways, a tap on the WebSocket that sees no payload in clear, and a
-// reconnect that runs a new handshake. Run by tests/test_ws_secure.sh:
+// server (`truflux serve --web` with its security options): NN and NK sessions with every
+// payload type both ways, the opening held until the handshake, a wrong pin (EPIN), a client
+// key refused (ENOTSUP: the browser client has no XX or IK), policies against a server
+// without the layer (ENOTSECURE), rekeying crossed both ways, a tap on the WebSocket that sees
+// no payload in clear, and a reconnect that runs a new handshake. Run by tests/test_ws_secure.sh:
 //   TRUFLUX_BIN=... node --test tests/ws/node_secure.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,7 +99,7 @@ before(() => {
   assert.ok(BIN, 'TRUFLUX_BIN names the truflux CLI');
   dir = mkdtempSync(join(tmpdir(), 'truflux-secure-js-'));
   keys = {};
-  for (const n of ['server', 'client', 'stranger', 'other']) {
+  for (const n of ['server', 'client', 'other']) {
     execFileSync(BIN, ['keygen', join(dir, n)], { stdio: 'ignore' });
     keys[n] = { key: readFileSync(join(dir, n + '.key'), 'utf8').trim(), pub: readFileSync(join(dir, n + '.pub'), 'utf8').trim() };
   }
@@ -192,29 +192,20 @@ test('a wrong pinned key: EPIN, and nothing is sent', async () => {
   assert.ok(!c.ws.wire.some(([, m]) => contains(m, 'must not leave')));
 });
 
-test('XX and IK with a client key; an unauthorised key gets EAUTH', async () => {
-  const srv = await serve(['--key', join(dir, 'server.key'), '--authorized-keys', join(dir, 'authorized')]);
-  const xx = connect(srv.url, { staticKey: keys.client.key, secure: 'required' });
-  await until(() => xx.isOpen, 'XX open');
-  assert.deepEqual(xx.events, ['secure XX', 'open']);
-  assert.equal(Buffer.from(xx.secure.serverKey).toString('base64'), keys.server.pub);
-  await roundTrip(xx);
-  checkWire(xx, 'secret');
-  const ik = connect(srv.url, { staticKey: keys.client.key, serverKey: keys.server.pub });
-  await until(() => ik.isOpen, 'IK open');
-  assert.deepEqual(ik.events, ['secure IK', 'open']);
-  await roundTrip(ik);
-  await until(() => srv.log.filter((l) => l.includes('client key ' + keys.client.pub)).length >= 2, 'the server saw the key');
+test('a client key (XX, IK) is refused with ENOTSUP; a server authorising clients: ENOCIPHER', async () => {
+  // The browser client speaks NN and NK only (docs/WEBSOCKET.md): a staticKey fails at once.
   for (const opts of [{ secure: 'required' }, { serverKey: keys.server.pub }]) {
-    const bad = connect(srv.url, { staticKey: keys.stranger.key, ...opts });
-    await until(() => bad.closes.length === 1, 'the refusal');
-    assert.equal(bad.closes[0][0], 45, JSON.stringify(opts));
-    assert.equal(bad.isOpen, false);
+    assert.throws(() => new Client({ url: 'ws://127.0.0.1:1/', protocol: new Protocol(), WebSocket: Tap,
+      staticKey: keys.client.key, ...opts }), (e) => e instanceof TrufluxError && e.code === 'ENOTSUP' && e.errno === 25);
   }
-  // Without a key of its own the client cannot meet a server that authorises clients.
-  const none = connect(srv.url, { secure: 'required' });
-  await until(() => none.closes.length === 1, 'ENOCIPHER');
-  assert.equal(none.closes[0][0], 46);
+  // A server that authorises clients needs XX or IK: this client cannot meet it.
+  const srv = await serve(['--key', join(dir, 'server.key'), '--authorized-keys', join(dir, 'authorized')]);
+  for (const opts of [{ secure: 'required' }, { serverKey: keys.server.pub }]) {
+    const none = connect(srv.url, opts);
+    await until(() => none.closes.length === 1, 'ENOCIPHER');
+    assert.equal(none.closes[0][0], 46, JSON.stringify(opts));
+    assert.equal(none.isOpen, false);
+  }
 });
 
 test('rekeying crossed both ways keeps every message intact', async () => {

@@ -44,8 +44,9 @@ function encodePayload(data) {
 export class Client {
   // opts: {url, protocol, WebSocket, maxMessage, heartbeat, idle, handshake, closeTimeout,
   // strict, reconnect, reconnectMin, reconnectMax, binaryType: 'arraybuffer' | 'blob', and
-  // the secure layer's (secure.js): secure, serverKey, staticKey, rekeyMessages, rekeyBytes,
-  // rekeyInterval}. Throws a RangeError for secure-layer options that cannot work.
+  // the secure layer's (secure.js): secure, serverKey, rekeyMessages, rekeyBytes,
+  // rekeyInterval}. Throws a RangeError for secure-layer options that cannot work, and a
+  // TrufluxError ENOTSUP for a staticKey (this client speaks NN and NK only).
   constructor(opts) {
     const o = (this._o = { ...DEFAULTS, ...opts });
     // _secure: null when the secure layer is off; _queue: messages sent before the hello
@@ -185,7 +186,7 @@ export class Client {
       case ERROR: {
         if (f.data.length < 4) return this._fail(EPROTO);
         const m = this.protocol._byId.get(f.id);
-        const code = dv(f.data).getUint32(0) & 0x7fffffff;
+        const code = dv(f.data).getUint32(0) << 1 >>> 1;  // the low 31 bits
         this._report(code, text(f.data.subarray(4)), m && m.name);
         return true;
       }

@@ -4,26 +4,20 @@
 // objects. Decoding throws on what §5.7.4 calls malformed; ext values decode as {type, data}.
 // Written for size (the bundle's budget): formats by arithmetic on their codes.
 
-import { enc, dec, u8, dv, view } from './wire.js';
+import { enc, dec, dv, view, mk, cat } from './wire.js';
 
 const MAX_DEPTH = 64;  // container nesting, top level = 1 (§5.7.4)
 const deep = (d) => { if (d > MAX_DEPTH) throw RangeError('msgpack: too deep'); };
 
 export function pack(value) {
-  let b = u8(256), v = new DataView(b.buffer), n = 0;
-  const room = (k) => {
-    if (n + k > b.length) {
-      const c = u8(2 * b.length + k);
-      c.set(b);
-      v = new DataView((b = c).buffer);
-    }
-  };
+  // The encoding's pieces, joined once at the end.
+  const out = [];
   // A format octet, then a big-endian value of k octets (1, 2, 4, 8; s: signed, f: float).
   const put = (code, k, x, s, f) => {
-    room(9);
-    b[n++] = code;
-    k && v[f ? 'setFloat64' : 'set' + (k > 4 ? 'Big' : '') + (s ? 'Int' : 'Uint') + 8 * k](n, k > 4 && !f ? BigInt(x) : x);
-    n += k;
+    const [b, v] = mk(k + 1);
+    b[0] = code;
+    k && v[f ? 'setFloat64' : 'set' + (k > 4 ? 'Big' : '') + (s ? 'Int' : 'Uint') + 8 * k](1, k > 4 && !f ? BigInt(x) : x);
+    out.push(b);
   };
   // A length: the fix form when it fits, else the 8/16/32-bit form at codes c, c+1, c+2
   // (arrays and maps, c > 0xda, have no 8-bit form).
@@ -31,7 +25,7 @@ export function pack(value) {
     const j = x < 256 && c < 0xda ? 0 : x < 65536 ? 1 : 2;
     x <= fixMax ? put(fix | x, 0) : put(c + j, 1 << j, x);
   };
-  const raw = (x) => { room(x.length); b.set(x, n); n += x.length; };
+  const raw = (x) => out.push(x);
   const one = (x, d) => {
     const t = typeof x;
     let s;
@@ -62,7 +56,7 @@ export function pack(value) {
     } else throw TypeError('truflux: cannot encode a ' + t);
   };
   one(value, 1);
-  return b.subarray(0, n);
+  return cat(out);
 }
 
 // Malformed input; the message is never seen (client.js reports ESCHEMA).

@@ -32,20 +32,22 @@ export const dec = new TextDecoder('utf-8', { fatal: true });
 const lossy = new TextDecoder();
 
 // Error codes by magnitude (§17); the names the client reports, without their leading E:
-// blocks of consecutive codes, each from its first number on (a layer's block of §17).
+// blocks of consecutive codes, each from its first number on (a layer's block of §17). In
+// lower case, which gzip codes more cheaply among the bundle's mostly lower-case text (some
+// 100 octets); errname() upper-cases.
 const N = [];
-[[0, 'OK INVAL NOMEM AGAIN CLOSED CANCELED TIMEDOUT HELLOTIMEOUT IDLE PROTO VERSION FINGERPRINT ' +
-  'MSGSIZE UNKNOWN SCHEMA STATE PEERUNKNOWN BADURL CONNREFUSED CONNRESET ADDRINUSE LIMIT IO EXIST ' +
-  'NOTFOUND NOTSUP BUSY RESOLVE UTF8 SHUTDOWN EOF INTERNAL'],
-[40, 'DECRYPT REPLAY REORDER TRUNCATED PIN AUTH NOCIPHER NOTSECURE HANDSHAKE CERT'],
-[60, 'FILEUNKNOWN FILESIZE CHECKSUM FILENAME FLOWCONTROL DECLINED FILELIMIT']]
+[[0, 'ok inval nomem again closed canceled timedout hellotimeout idle proto version fingerprint ' +
+  'msgsize unknown schema state peerunknown badurl connrefused connreset addrinuse limit io exist ' +
+  'notfound notsup busy resolve utf8 shutdown eof internal'],
+[40, 'decrypt replay reorder truncated pin auth nocipher notsecure handshake cert'],
+[60, 'fileunknown filesize checksum filename flowcontrol declined filelimit']]
   .forEach(([at, s]) => s.split(' ').forEach((n, i) => (N[at + i] = n)));
-export const errname = (code) => (code ? 'E' + (N[code] || code) : 'OK');
+export const errname = (code) => (code ? 'E' + (N[code] || code) : 'ok').toUpperCase();
 
 export function fnv(name) {
   let h = 0x811c9dc5;
   for (const b of enc.encode(name)) h = Math.imul(h ^ b, 0x01000193);
-  return (h & 0x7fffffff) >>> 0;
+  return h << 1 >>> 1;  // the low 31 bits
 }
 
 // SHA-256 (FIPS 180-4), synchronous and incremental: WebCrypto's digest is async, one-shot
@@ -107,7 +109,7 @@ export const hex8 = (x) => x.toString(16).padStart(8, '0');
 export function frame(kind, id, payload) {
   const [f, v] = mk(HDR + payload.length);
   f[0] = kind;
-  v.setUint32(1, id & 0x7fffffff);
+  v.setUint32(1, id << 1 >>> 1);
   v.setUint32(5, payload.length);
   f.set(payload, HDR);
   return f;
