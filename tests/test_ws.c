@@ -22,39 +22,14 @@ static tf_protocol_t *make_proto(int server)
     return p;
 }
 
-typedef struct env {
-    tf_loop_t *loop;
-    tf_protocol_t *sp, *cp;
-    tf_server_t *server;
-    tfs_rec_t srec;
-    int port;
-} env_t;
+typedef tfs_env_t env_t;
 
 static void env_start(env_t *e, const char *listen_url, const tf_options_t *sopts)
 {
-    memset(e, 0, sizeof *e);
-    e->loop = truflux_loop_new();
-    assert_non_null(e->loop);
-    e->sp = make_proto(1);
-    e->cp = make_proto(0);
-    tfs_rec_init(&e->srec, "server");
-    e->server = truflux_server_new(e->loop, e->sp, sopts);
-    assert_non_null(e->server);
-    tf_callbacks_t cb = tfs_rec_callbacks(&e->srec);
-    assert_int_equal(tf_server_set_callbacks(e->server, &cb), 0);
-    assert_int_equal(tf_server_listen(e->server, listen_url), 0);
-    e->port = tf_server_port(e->server);
-    assert_true(e->port > 0);
+    tfs_env_start(e, listen_url, sopts, make_proto(1), make_proto(0));
 }
 
-static void env_free(env_t *e)
-{
-    truflux_server_free(e->server);
-    tfs_rec_free(&e->srec);
-    truflux_protocol_free(e->sp);
-    truflux_protocol_free(e->cp);
-    assert_int_equal(truflux_loop_free(e->loop), 0);
-}
+static void env_free(env_t *e) { tfs_env_free(e); }
 
 static tf_client_t *client_to(env_t *e, tfs_rec_t *rec, const char *url)
 {

@@ -908,4 +908,41 @@ static TFS_UNUSED void tfs_pair_free(tfs_pair_t *p)
 }
 
 
+/* A loop and a server listening on `url` (options `sopts`) whose events a recorder (srec)
+ * keeps; the test makes the protocols: sp for the server, cp for the clients it starts. */
+typedef struct tfs_env {
+    tf_loop_t *loop;
+    tf_protocol_t *sp, *cp;
+    tf_server_t *server;
+    tfs_rec_t srec;
+    int port;
+} tfs_env_t;
+
+static TFS_UNUSED void tfs_env_start(tfs_env_t *e, const char *url, const tf_options_t *sopts,
+                                     tf_protocol_t *sp, tf_protocol_t *cp)
+{
+    memset(e, 0, sizeof *e);
+    e->loop = truflux_loop_new();
+    assert_non_null(e->loop);
+    e->sp = sp;
+    e->cp = cp;
+    tfs_rec_init(&e->srec, "server");
+    e->server = truflux_server_new(e->loop, e->sp, sopts);
+    assert_non_null(e->server);
+    tf_callbacks_t cb = tfs_rec_callbacks(&e->srec);
+    assert_int_equal(tf_server_set_callbacks(e->server, &cb), 0);
+    assert_int_equal(tf_server_listen(e->server, url), 0);
+    e->port = tf_server_port(e->server);
+    assert_true(e->port > 0);
+}
+
+static TFS_UNUSED void tfs_env_free(tfs_env_t *e)
+{
+    truflux_server_free(e->server);
+    tfs_rec_free(&e->srec);
+    truflux_protocol_free(e->sp);
+    truflux_protocol_free(e->cp);
+    assert_int_equal(truflux_loop_free(e->loop), 0);
+}
+
 #endif
