@@ -23,10 +23,9 @@ const DEFAULTS = {
 
 export class TrufluxError extends Error {
   constructor(errno, detail) {
-    super(errname(errno) + (detail ? ': ' + detail : ''));
-    this.name = 'TrufluxError';
-    this.code = errname(errno);
-    this.errno = errno;
+    const code = errname(errno);
+    super(code + (detail ? ': ' + detail : ''));
+    Object.assign(this, { name: 'TrufluxError', code, errno });
   }
 }
 
@@ -50,11 +49,11 @@ export class Client {
   constructor(opts) {
     const o = (this._o = { ...DEFAULTS, ...opts });
     // _secure: null when the secure layer is off; _queue: messages sent before the hello
-    // finished; _out: frames of this turn, sent as one WebSocket message; _pending: Blobs
-    // being read (later sends wait behind them, in order).
+    // finished; _pending: Blobs being read (later sends wait behind them, in order). The
+    // handlers (onOpen, onClose, onErr, onMessage, onFile) start undefined.
     Object.assign(this, { url: o.url, protocol: o.protocol, WebSocket: o.WebSocket || globalThis.WebSocket,
-      _secure: secure(o), onOpen: null, onClose: null, onErr: null, onMessage: null, onFile: null,
-      state: 0, isOpen: false, ws: null, _queue: [], _out: [], _pending: 0, _chain: Promise.resolve() });
+      _secure: secure(o), state: 0, isOpen: false, ws: null, _queue: [], _pending: 0,
+      _chain: Promise.resolve() });
   }
 
   open() {
@@ -89,11 +88,9 @@ export class Client {
       this._pending++;
       this._chain = this._chain
         .then(async () => this._send(m, isBlob(data) ? u8(await data.arrayBuffer()) : data))
-        .catch((e) => this._report(e.errno || EINVAL, e.message))
+        .catch((e) => this._report(e.errno ? e : EINVAL, e.message))
         .finally(() => this._pending--);
-      return this;
-    }
-    this._send(m, data);
+    } else this._send(m, data);
     return this;
   }
 
@@ -114,9 +111,7 @@ export class Client {
     if ((m._x && payload.length > m._x) || payload.length > this._o.maxMessage)
       throw new TrufluxError(EMSGSIZE, m.name);
     if (this.isOpen && !this._closeSent) {
-      if (!this._peer._ids.has(m.id)) throw new TrufluxError(EPEERUNKNOWN, m.name);
-      if (payload.length > this._peer._max) throw new TrufluxError(EMSGSIZE, m.name);
-      this._emit(MSG | type, m.id, payload);
+      this._put(m, type, payload);
     } else if (this._wanted && (this._o.reconnect || (!this._done && !this._closeSent))) {
       // Connecting, or away and about to reconnect: sent after the next hello.
       this._queue.push([m, type, payload]);
@@ -125,9 +120,18 @@ export class Client {
     }
   }
 
+  // To the peer, which must know the message and take its size.
+  _put(m, type, payload) {
+    const p = this._peer;
+    if (!p._ids.has(m.id)) throw new TrufluxError(EPEERUNKNOWN, m.name);
+    if (payload.length > p._max) throw new TrufluxError(EMSGSIZE, m.name);
+    this._emit(MSG | type, m.id, payload);
+  }
+
   _connect() {
     const ws = (this.ws = new this.WebSocket(this.url, SUBPROTOCOL));
     ws.binaryType = 'arraybuffer';
+    // _out: the frames of this turn, sent as one WebSocket message.
     Object.assign(this, { isOpen: false, _peer: null, _closeSent: false, _gotClose: null,
       _failCode: null, _initiated: false, _done: false, _out: [], state: 0,
       _xf: new Map(), _fid: -1, _pid: 0 });  // file transfers by id; last ids offered
@@ -151,15 +155,17 @@ export class Client {
 
   // Queues a frame; the frames of one turn of the event loop leave as one message.
   _emit(kind, id, payload) {
-    this._out.push(frame(kind, id, payload));
-    if (this._out.length === 1) queueMicrotask(() => this._flush());
+    this._out.push(frame(kind, id, payload)) - 1 || queueMicrotask(() => this._flush());
   }
 
   _flush() {
-    const fs = this._out;
-    if (!fs.length || !this.ws || this.ws.readyState !== 1) return;
-    this._out = [];
-    this.ws.send(cat(fs));
+    const fs = this._out, ws = this.ws;
+    if (fs.length && ws && ws.readyState === 1) this._out = [], this._tx(ws, fs);
+  }
+
+  // The frames of a flush, as one WebSocket message (the secure layer seals them first).
+  _tx(ws, fs) {
+    ws.send(cat(fs));
   }
 
   // One received frame; false to stop reading this message.
@@ -199,15 +205,17 @@ export class Client {
 
   // The connection opens: the messages sent meanwhile go out, then onOpen.
   _opened() {
-    const h = this._peer, q = this._queue;
+    const q = this._queue;
     this.isOpen = true;
     this._attempt = 0;
     this._startTick();
     this._queue = [];
-    for (const [m, type, payload] of q) {
-      if (!h._ids.has(m.id)) this._report(EPEERUNKNOWN, m.name);
-      else if (payload.length > h._max) this._report(EMSGSIZE, m.name);
-      else this._emit(MSG | type, m.id, payload);
+    for (const x of q) {
+      try {
+        this._put(...x);
+      } catch (e) {
+        this._report(e);
+      }
     }
     this.onOpen && this.onOpen(this);
     return true;
@@ -257,8 +265,9 @@ export class Client {
     if (ws) ws.readyState < 2 && ws.close(1000), ws.readyState > 2 && this._ended();
   }
 
+  // code: a TrufluxError, or its errno and detail.
   _report(code, detail, name) {
-    this.onErr && this.onErr(new TrufluxError(code, detail), this, name);
+    this.onErr && this.onErr(code.errno ? code : new TrufluxError(code, detail), this, name);
   }
 
   _ended() {
@@ -274,7 +283,7 @@ export class Client {
     const remote = this._failCode == null && !this._initiated && this._gotClose !== null;
     if (reason == null) {
       reason = wasOpen ? EEOF : ECONNREFUSED;
-      this._report(reason, wasOpen ? '' : 'cannot connect to ' + this.url);
+      this._report(reason, wasOpen ? '' : this.url);
     }
     const retry = this._wanted && this._o.reconnect;
     if (wasOpen || !retry) this.onClose && this.onClose(reason, remote || reason === EEOF, this);

@@ -6,7 +6,7 @@
 // Written for size (the whole client has a budget): checks are tables where they can be.
 import { ECANCELED, ECHECKSUM, ECLOSED, EFILENAME, EFILESIZE, EFILEUNKNOWN, EFLOWCONTROL, EIO,
   ENOTSUP, EPROTO } from './wire.js';
-import { enc, dec, text, u32, hasher, u8, E0, dv, mk } from './wire.js';
+import { enc, dec, text, u32, n64, hasher, u8, E0, dv, cat } from './wire.js';
 import { TrufluxError as Err } from './client.js';
 
 const ACCEPT = 1, DECLINE = 2, PAUSE = 3, RESUME = 4, CANCEL = 5, CHUNK = 6, END = 7, CREDIT = 8;
@@ -20,12 +20,6 @@ const PARITY = '.11...0011';
 // What §23.6 forbids in a name; a sender replaces each match (the C library's rule).
 const UNSAFE = /[\0-\x1f\x7f-\x9f/\\]|^(?=\.\.?$|\.tfpart-)/;
 const u64 = (v) => Number(v.getBigUint64(0));
-// A payload of n octets starting with the u64 x.
-const head = (n, x) => {
-  const [b, v] = mk(n);
-  v.setBigUint64(0, BigInt(x));
-  return [b, v];
-};
 
 // One transfer, either way (state _st: 0 offered, 1 moving, 2 END passed, 3 over). Events
 // are handler properties, called (value, transfer): sender onAccept, onDecline, onPause,
@@ -48,11 +42,9 @@ class FileTransfer {
   // holds back credit until it settles); without one, the content collects into f.blob.
   accept(sink) {
     if (this.incoming && !this._st) {
-      const [b, v] = head(12, 0);
-      v.setUint32(8, (this._credit = WINDOW));
       this._st = 1;
       this._sink = sink;
-      this._tx(ACCEPT, b);
+      this._tx(ACCEPT, cat([u8(8), u32((this._credit = WINDOW))]));
     }
     return this;
   }
@@ -101,10 +93,8 @@ class FileTransfer {
         this._credit -= n;
       }
       if (this._st === 1 && this._pos === this.size) {
-        const [b] = head(40, this.size);
-        b.set(this._h._dig(), 8);
         this._st = 2;
-        this._tx(END, b);
+        this._tx(END, cat([n64(this.size), this._h._dig()]));
       }
     } catch (e) {
       this._abort(EIO);  // the Blob could not be read (a File changed on disk)
@@ -122,11 +112,8 @@ export function sendFile(c, src, o = {}) {
   const name = String(o.name || src.name || 'file').replace(RegExp(UNSAFE, 'g'), '_'), nb = enc.encode(name);
   if (nb.length > 255) throw new Err(EFILENAME);
   src = new Blob([src]).slice(0, o.size);
-  const [b, v] = head(28 + nb.length, src.size);
-  v.setUint16(26, nb.length);
-  b.set(nb, 28);
   const t = new FileTransfer(c, (c._fid += 2), name, src.size, src);
-  t._tx(0, b);
+  t._tx(0, cat([n64(src.size), u8(18), [0, nb.length], nb]));
   return t;
 }
 

@@ -7,7 +7,7 @@
 import { enc, dec, dv, view, mk, cat } from './wire.js';
 
 const MAX_DEPTH = 64;  // container nesting, top level = 1 (§5.7.4)
-const deep = (d) => { if (d > MAX_DEPTH) throw RangeError('msgpack: too deep'); };
+const deep = (d) => { if (d > MAX_DEPTH) throw RangeError('too deep'); };
 
 export function pack(value) {
   // The encoding's pieces, joined once at the end.
@@ -53,7 +53,7 @@ export function pack(value) {
       const a = Array.isArray(x), es = a ? x : x instanceof Map ? [...x] : Object.entries(x);
       len(es.length, a ? 0x90 : 0x80, 15, a ? 0xdb : 0xdd);
       es.forEach((e) => (a ? one(e, d + 1) : (one(e[0], d + 1), one(e[1], d + 1))));
-    } else throw TypeError('truflux: cannot encode a ' + t);
+    } else throw TypeError('cannot encode ' + t);
   };
   one(value, 1);
   return cat(out);

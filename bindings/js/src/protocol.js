@@ -2,7 +2,7 @@
 // maximum size), handlers, and optional states. The same definition in C, Python and here
 // gives the same ids and the same fingerprint.
 
-import { fnv, sha256, enc, hex8 } from './wire.js';
+import { fnv, sha256, enc } from './wire.js';
 
 // Payload types (the low two bits of a MESSAGE kind) and their mask bits.
 export const EMPTY = 0, BINARY = 1, TEXT = 2, MSGPACK = 3;
@@ -23,8 +23,8 @@ export class Protocol {
     schema = schema || {};
     const id = fnv(name);
     const len = enc.encode(name).length;
-    if (!len || len > 255 || name.includes('\0')) throw new RangeError('truflux: bad name ' + name);
-    if (this._byId.has(id)) throw new RangeError('truflux: id taken ' + name);
+    if (!len || len > 255 || name.includes('\0')) throw RangeError('bad name ' + name);
+    if (this._byId.has(id)) throw RangeError('id taken ' + name);
     let mask = schema.types || 0;
     if (Array.isArray(mask)) mask = mask.reduce((m, t) => m | (1 << TYPE_NAMES[t]), 0);
     // _k: the mask of payload types, _x: the maximum size, _h: the handler, _s: the states.
@@ -50,7 +50,7 @@ export class Protocol {
     let i = this._sn.indexOf(name);
     if (i < 0) {
       i = this._sn.push(name) - 1;
-      if (i >= 32) throw new RangeError('truflux: more than 32 states');
+      if (i >= 32) throw RangeError('over 32 states');
     }
     return i;
   }
@@ -65,7 +65,7 @@ export class Protocol {
     for (const id of this.ids()) {
       const m = this._byId.get(id);
       const st = m._s ? m._s.slice().sort((a, b) => a - b).map((s) => this._sn[s]).join() : '*';
-      t += `${hex8(id)} ${m.name} ${m._k} ${m._x} ${st}\n`;
+      t += `${id.toString(16).padStart(8, '0')} ${m.name} ${m._k} ${m._x} ${st}\n`;
     }
     if (this._sn.length) t += '#states ' + this._sn + '\n';
     return sha256(enc.encode(t));

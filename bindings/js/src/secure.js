@@ -4,13 +4,13 @@
 // Noise's ciphers only AESGCM is offered: ChaChaPoly is missing from most browsers' WebCrypto.
 //
 // secure(opts) reads the options once per client; its result, called for each connection,
-// installs the layer in front of the client's _emit/_flush/_frame/_drop/_ended and returns
+// installs the layer in front of the client's _emit/_tx/_frame/_drop/_ended and returns
 // the negotiation client.js runs on the WELCOME. WebCrypto is async, so received frames pass
 // through one promise chain and sent records are sealed in another: order holds both ways.
 // Written for size (the bundle's budget): short names, few error details.
 import { EDECRYPT, EHANDSHAKE, ENOCIPHER, ENOTSECURE, EPIN, EPROTO, EREORDER, EREPLAY,
   ETRUNCATED } from './wire.js';
-import { ENOTSUP, enc, frame, frames, sha256, u8, E0, mk, cat, CLOSE } from './wire.js';
+import { ENOTSUP, enc, frame, frames, sha256, u8, E0, n64, cat, CLOSE } from './wire.js';
 import { TrufluxError as Err } from './client.js';
 
 const NOISE = 0x20, RECORD = 0x21, SWITCH = 0x22, REQUEST = 0x23, REKEY = 0x24;
@@ -20,14 +20,13 @@ let S;
 // A key option: 32 octets or their base64, as `truflux keygen` writes it.
 const key = (k) => {
   k = u8(k.trim ? [...atob(k.trim())].map((x) => x.charCodeAt(0)) : k);
-  if (k.length - 32) throw RangeError('truflux: not a key');
+  if (k.length - 32) throw RangeError('not a key');
   return k;
 };
 const aes = (k) => S.importKey('raw', k, 'AES-GCM', 0, ['encrypt', 'decrypt']);
 // Noise's AESGCM: the nonce is 4 zero octets, then n in 64 bits big-endian (n < 0: 2^64-1).
 const gcm = async (op, k, n, ad, d) => {
-  const [iv, v] = mk(12);
-  n < 0 ? iv.fill(255, 4) : (v.setUint32(4, n / 2 ** 32), v.setUint32(8, n));
+  const iv = cat([u8(4), n < 0 ? u8(8).fill(255) : n64(n)]);
   return u8(await S[op]({ name: 'AES-GCM', iv, additionalData: ad }, k, d));
 };
 const rekey = async (k) => aes((await gcm('encrypt', k, -1, E0, u8(32))).subarray(0, 32));
@@ -49,12 +48,12 @@ export function secure(o) {
   if (o.staticKey) throw new Err(ENOTSUP, 'staticKey');  // NN and NK only
   const pin = o.serverKey && key(o.serverKey);
   let pol = ['off', 'optional', 'required'].indexOf(o.secure || 'off');
-  if (pol < 0) throw RangeError('truflux: secure ' + o.secure);
+  if (pol < 0) throw RangeError('secure ' + o.secure);
   // A pin is worth something only when encryption is required.
   pol = pin ? 2 : pol;
   S = globalThis.crypto && crypto.subtle;
   if (!pol || !S) {
-    if (pol > 1) throw RangeError('truflux: no WebCrypto');  // not a secure context
+    if (pol > 1) throw RangeError('no WebCrypto');  // not a secure context
     return null;
   }
   // The patterns of a client without a static key (XX and IK, which send one, are left to the
@@ -147,18 +146,16 @@ export function secure(o) {
     // it]): simpler than gathering, and as valid. This client never switches off, so it
     // needs no REQUEST either: the server's REQUEST 1 asks for what it does already.
     c._emit = (k, i, p) => {
-      if (!txk) return P._emit.call(c, k, i, p);
-      c._out.push([frame(k, i, p)]) - 1 || queueMicrotask(() => c._flush());
+      P._emit.call(c, k, i, p);
+      if (!txk) return;
+      c._out.push([c._out.pop()]);  // to be sealed
       if ((rm && ++nf >= rm) || (rb && (nb += p.length) >= rb) || (ri && Date.now() - t0 >= ri)) {
         c._out.push([frame(REKEY, 0, E0), 1]);
         nf = nb = 0;
         t0 = Date.now();
       }
     };
-    c._flush = () => {
-      const o = c._out;
-      if (!o.length || ws.readyState - 1) return;
-      c._out = [];
+    c._tx = (sock, o) => {
       txq = txq.then(async () => {
         const out = [];
         for (const g of o) {
@@ -174,8 +171,8 @@ export function secure(o) {
           }
           if (r) txk = await rekey(txk), info.rekeysSent++;
         }
-        ws.readyState - 1 || ws.send(cat(out));
-      }).catch(() => ws.close());
+        sock.readyState - 1 || sock.send(cat(out));
+      }).catch(() => sock.close());
     };
     c._drop = () => (txq = txq.then(() => c.ws === ws && P._drop.call(c)));
     // Records carry no end of their own: a stream cut without a CLOSE may be an attack.

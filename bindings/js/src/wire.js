@@ -30,18 +30,17 @@ export const cat = (l) => {
 // fatal: a text payload that is not UTF-8 is refused (EUTF8), not repaired.
 export const dec = new TextDecoder('utf-8', { fatal: true });
 const lossy = new TextDecoder();
+export const text = (b) => lossy.decode(b);
 
-// Error codes by magnitude (§17); the names the client reports, without their leading E:
-// blocks of consecutive codes, each from its first number on (a layer's block of §17). In
-// lower case, which gzip codes more cheaply among the bundle's mostly lower-case text (some
-// 100 octets); errname() upper-cases.
-const N = [];
-[[0, 'ok inval nomem again closed canceled timedout hellotimeout idle proto version fingerprint ' +
+// Error codes by magnitude (§17); the names the client reports, without their leading E, in
+// one string: a layer's block of §17 at its first number, the codes without a name (32-39,
+// 50-59) the empty words between blocks. In lower case, which gzip codes more cheaply among
+// the bundle's mostly lower-case text (some 100 octets); errname() upper-cases.
+const N = ('ok inval nomem again closed canceled timedout hellotimeout idle proto version fingerprint ' +
   'msgsize unknown schema state peerunknown badurl connrefused connreset addrinuse limit io exist ' +
-  'notfound notsup busy resolve utf8 shutdown eof internal'],
-[40, 'decrypt replay reorder truncated pin auth nocipher notsecure handshake cert'],
-[60, 'fileunknown filesize checksum filename flowcontrol declined filelimit']]
-  .forEach(([at, s]) => s.split(' ').forEach((n, i) => (N[at + i] = n)));
+  'notfound notsup busy resolve utf8 shutdown eof internal         decrypt replay reorder ' +
+  'truncated pin auth nocipher notsecure handshake cert           fileunknown filesize checksum ' +
+  'filename flowcontrol declined filelimit').split(' ');
 export const errname = (code) => (code ? 'E' + (N[code] || code) : 'ok').toUpperCase();
 
 export function fnv(name) {
@@ -82,46 +81,28 @@ export function hasher() {
   };
   const o = {
     _upd(d) {
-      for (let i = 0, k; i < d.length; i += k) {
-        k = Math.min(64 - l % 64, d.length - i);
-        m.set(d.subarray(i, i + k), l % 64);
-        if ((l += k) % 64 === 0) block();
-      }
+      for (let i = 0; i < d.length; ) (m[l++ & 63] = d[i++]), l & 63 || block();
       return o;
     },
     _dig() {
-      const [p, pv] = mk(((55 - l) & 63) + 9);
-      pv.setUint32(p.length - 4, l * 8);
-      pv.setUint32(p.length - 8, l / 2 ** 29);
-      p[0] = 0x80;
-      o._upd(p);
-      H.forEach((x, i) => v.setUint32(4 * i, x));
-      return m.slice(0, 32);
+      o._upd(cat([[0x80], u8((55 - l) & 63), n64(l * 8)]));
+      return cat(H.map(u32));
     },
   };
   return o;
 }
 export const sha256 = (msg) => hasher()._upd(msg)._dig();
 
-export const hex8 = (x) => x.toString(16).padStart(8, '0');
-
-// Appends one frame to a byte list: 9-octet header (kind, 31-bit id, length), payload.
-export function frame(kind, id, payload) {
-  const [f, v] = mk(HDR + payload.length);
-  f[0] = kind;
-  v.setUint32(1, id << 1 >>> 1);
-  v.setUint32(5, payload.length);
-  f.set(payload, HDR);
-  return f;
-}
+// One frame: 9-octet header (kind, 31-bit id, length), payload.
+export const frame = (kind, id, payload) =>
+  cat([[kind], u32(id << 1 >>> 1), u32(payload.length), payload]);
 
 // Payload limits by kind (§4.3; absent: not a kind), but for the MESSAGE kinds with a payload
 // (the max message size): the control kinds, the secure layer's (§24) and the file kinds
 // (§23.3), whatever the max message size.
-const LIMITS = [, 65536, 65536, 125, 125, 125, 1024];
-LIMITS[MSG] = 0;
-[65535, 65535, 0, 0, 0].forEach((x, i) => (LIMITS[0x20 + i] = x));
-[1024, 12, 129, 0, 0, 129, 65536, 40, 4, 0].forEach((x, i) => (LIMITS[0x30 + i] = x));
+// One literal, holes included: kinds 1-6, 0x10 (MSG), 0x20-0x24, 0x30-0x39.
+const LIMITS = [, 65536, 65536, 125, 125, 125, 1024, , , , , , , , , , 0, , , , , , , , , , , , , , , ,
+  65535, 65535, 0, 0, 0, , , , , , , , , , , , 1024, 12, 129, 0, 0, 129, 65536, 40, 4, 0];
 
 // The frames of one WebSocket message: each message holds whole frames (§3.3). Returns
 // [{kind, id, data}] or a negative error code (-EPROTO / -EMSGSIZE, §4.3). With `part` (the
@@ -129,43 +110,36 @@ LIMITS[MSG] = 0;
 export function frames(buf, maxMsg, part) {
   const out = [], v = dv(buf);
   let at = 0;
-  if (!buf.length && !part) return -EPROTO;
   while (at < buf.length) {
-    if (buf.length - at < HDR) { if (part) break; return -EPROTO; }
+    if (buf.length - at < HDR) break;
     const kind = buf[at], raw = v.getUint32(at + 1), len = v.getUint32(at + 5);
     const limit = kind > MSG && kind < 0x14 ? maxMsg : LIMITS[kind] ?? -1;
     if (limit < 0 || raw >>> 31 || (kind === MSG && len)) return -EPROTO;
     if (len > limit) return -EMSGSIZE;
-    if (buf.length - at - HDR < len) { if (part) break; return -EPROTO; }
+    if (buf.length - at - HDR < len) break;
     out.push({ kind, id: raw, data: buf.subarray(at + HDR, at + HDR + len) });
     at += HDR + len;
   }
+  // Empty, or a frame cut short.
+  if (!part && (!at || at < buf.length)) return -EPROTO;
   out.at = at;
   return out;
 }
 
 // The hello payload (§6.1) of a protocol; `sec`: the secure layer's offer (§24.2), if on.
 export function helloPayload(proto, opts, sec) {
-  const ids = proto.ids(), x = sec ? 4 + sec.length : 0;
-  const [p, v] = mk(54 + 4 * ids.length + x);
-  p.set(enc.encode('TFLX'));
-  p[4] = 1;
-  v.setUint16(6, opts.strict ? 1 : 0);
-  v.setUint32(8, sec ? 3 : 2);  // capabilities: bit 1 files (§23, files.js), bit 0 secure.js
-  v.setUint32(12, opts.maxMessage);
-  v.setUint32(16, opts.heartbeat);
-  p.set(proto.fingerprint(), 20);
-  v.setUint16(52, ids.length);
-  ids.forEach((id, i) => v.setUint32(54 + 4 * i, id));
-  if (sec) p.set([0, 1, 0, sec.length, ...sec], p.length - x);  // extension 0x0001
-  return p;
+  const ids = proto.ids();
+  // Capabilities: bit 1 files (§23, files.js), bit 0 secure.js; then extension 0x0001.
+  return cat([enc.encode('TFLX'), [1, 0, 0, opts.strict ? 1 : 0], u32(sec ? 3 : 2), u32(opts.maxMessage),
+    u32(opts.heartbeat), proto.fingerprint(), [ids.length >> 8, ids.length], ...ids.map(u32),
+    sec ? [0, 1, 0, sec.length, ...sec] : E0]);
 }
 
 // Decodes a hello payload with the checks of §6.3 in order: {_ids, _max, _flags, _caps, _fp,
 // _sec (the first "secure" extension's value)} or a negative error code.
 export function parseHello(p) {
   const v = dv(p);
-  if (p.length < 6 || lossy.decode(p.subarray(0, 4)) !== 'TFLX') return -EPROTO;
+  if (p.length < 6 || text(p.subarray(0, 4)) !== 'TFLX') return -EPROTO;
   if (p[4] !== 1) return -EVERSION;
   if (p.length < 54) return -EPROTO;
   const n = v.getUint16(52);
@@ -189,5 +163,11 @@ export function parseHello(p) {
     _fp: p.subarray(20, 52), _sec: sec };
 }
 
-export const u32 = (x) => { const [b, v] = mk(4); v.setUint32(0, x); return b; };
-export const text = (b) => lossy.decode(b);
+// x (0 <= x < 2^53) as a big-endian u64, and below 2^32 as a u32 (DataView truncates).
+export const n64 = (x) => {
+  const [b, v] = mk(8);
+  v.setUint32(0, x / 2 ** 32);
+  v.setUint32(4, x);
+  return b;
+};
+export const u32 = (x) => n64(x).subarray(4);
