@@ -43,7 +43,9 @@ const char serve_usage[] =
     "                            clients at ws://HOST:PORT/truflux (HOST 127.0.0.1 if omitted);\n"
     "                            prints \"truflux web page on http://HOST:PORT/\"\n"
     "  --accept-websocket        --tcp addresses also take WebSocket clients (same port)\n"
-    "  --max-connections N       open connections at most\n"
+    "  --max-connections N       open connections at most (over every loop)\n"
+    "  --loops N                 accept on N loops, each on a thread of its own, sharing the\n"
+    "                            addresses (SO_REUSEPORT; default 1)\n"
     "  --max-message-size N      largest payload accepted, in bytes\n"
     "  --idle-timeout MS         close a connection silent for this long (0: never)\n"
     "  --handshake-timeout MS    close a connection whose hello takes longer than this\n"
@@ -174,7 +176,7 @@ int serve_main(int argc, char **argv) {
         {"idle-timeout", true}, {"close-timeout", true},   {"strict", false},
         {"quiet", false},       {"help", false},           {"accept-files", true},
         {"ws", true},           {"web", true},             {"accept-websocket", false},
-        {"handshake-timeout", true}, {"stats-interval", true},
+        {"handshake-timeout", true}, {"stats-interval", true}, {"loops", true},
     };
     add_security_specs(specs, true);
     if (!args.parse(argc, argv, specs, err))
@@ -228,6 +230,13 @@ int serve_main(int argc, char **argv) {
         hosts.push_back(host);
         ports.push_back(port);
     }
+
+    std::int64_t loops = 1;
+    if (args.has("loops") && !parse_int(args.get("loops"), 1, 64, loops))
+        return usage_error("--loops wants a number from 1 to 64");
+    // The receiver's bookkeeping is single-threaded: it runs on one loop.
+    if (loops > 1 && args.has("accept-files"))
+        return usage_error("--accept-files runs on one loop: leave out --loops");
 
     bool quiet = args.has("quiet");
     std::int64_t close_timeout = 3000;
@@ -298,6 +307,15 @@ int serve_main(int argc, char **argv) {
             server_ptr->broadcast(m.id(), m.payload(), {c});
         });
 
+        // The other loops, each on a library thread; declared before the server, which they
+        // must outlive. Handlers then run on several threads: each only touches its own
+        // connection, and the server's calls are safe from any thread.
+        std::vector<truflux::Loop> extra_loops;
+        for (std::int64_t i = 1; i < loops; ++i) {
+            extra_loops.emplace_back();
+            extra_loops.back().start();
+        }
+
         truflux::Server server(loop, proto, opts);
         server_ptr = &server;
         report_security(server, quiet);
@@ -338,6 +356,8 @@ int serve_main(int argc, char **argv) {
                          tf_strerror(code), static_cast<int>(detail.size()), detail.data());
         });
 
+        for (truflux::Loop &l : extra_loops)
+            server.add_loop(l);  // after the handlers and the settings, before listening
         for (std::size_t i = 0; i < tcp.size(); ++i) {
             std::string url = "tcp://" + tcp[i];
             try {

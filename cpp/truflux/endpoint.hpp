@@ -11,6 +11,7 @@
 #include <truflux/message.hpp>
 #include <truflux/protocol.hpp>
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -208,8 +209,9 @@ private:
     LoopState *loop_;
     std::shared_ptr<Handlers> handlers_;
     tf_protocol_t *proto_;
-    int depth_ = 0;
-    bool doomed_ = false;
+    // Atomic: a server on several loops (Server::add_loop) runs callbacks on several threads.
+    std::atomic<int> depth_{0};
+    std::atomic<bool> doomed_{false};
 };
 
 // The handler setters of Server and Client (D provides endpoint()). Set handlers before

@@ -65,6 +65,16 @@ public:
     }
     friend void swap(Server &a, Server &b) noexcept { a.swap(b); }
 
+    // Also accepts on `loop` (e.g. one loop per core; tf_server_add_loop): call before
+    // listen(), after setting the handlers and the security and file settings. Every loop
+    // must run and outlive the server; handlers run on the thread of the loop that accepted
+    // the connection, so they may run at the same time on several threads. Throws EINVAL
+    // (the server's own loop, a loop already added, after listen()) or ENOMEM.
+    Server &add_loop(Loop &loop) {
+        detail::check_call(tf_server_add_loop(h(), loop.h()));
+        return *this;
+    }
+
     // Listens on "tcp://HOST:PORT" (PORT 0 picks a free port); may be called again for more
     // addresses. Throws EBADURL, ERESOLVE, EADDRINUSE, EIO, ECLOSED.
     Server &listen(std::string_view url) {

@@ -31,6 +31,25 @@ TRUFLUX_API void truflux_server_free(tf_server_t *server);
 /* Sets the event callbacks (copied). Call before listening. Returns 0 or TRUFLUX_EINVAL. */
 TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_t *cbs);
 
+/* Spreads the server over one more loop (e.g. one per core): every address the server then
+ * listens on gets one listening socket per loop, bound with SO_REUSEPORT to the same address
+ * and port (with port 0, the port the first loop got), and the kernel shares new connections
+ * out among them. Call before the first tf_server_listen, after the callbacks and the
+ * security / file settings (tf_server_set_authorizer, tf_server_set_file_callbacks), which
+ * every loop then applies as the server's own loop does; not concurrently with other calls
+ * on the server. Every loop must be run (by its caller or its library thread) and outlive
+ * the server. A connection lives on the loop that accepted it and its callbacks fire on that
+ * loop's thread, so with several loops they may run at the same time on different threads.
+ * tf_server_broadcast reaches the open connections of every loop; tf_server_count and
+ * tf_server_stats sum every loop (tf_server_stats waits for each loop in turn: do not call it
+ * from callbacks of two of the server's loops at once); TRUFLUX_OPT_MAX_CONNECTIONS limits
+ * the total over all loops. tf_server_close closes every loop's connections, and the server
+ * is reported done once, on the thread of the loop that finished last; truflux_server_free
+ * frees every loop's part. Connections of tf_server_adopt and HTTP bindings live on the
+ * server's own loop. Returns 0, TRUFLUX_EINVAL (NULL, the server's own loop, a loop already
+ * added, or called after tf_server_listen) or TRUFLUX_ENOMEM. */
+TRUFLUX_API int tf_server_add_loop(tf_server_t *server, tf_loop_t *loop);
+
 /* Listens on a URL: "tcp://HOST:PORT", HOST a name, IPv4 address or [IPv6] address; PORT 0
  * picks a free port. May be called again for more addresses. Returns 0, TRUFLUX_EBADURL,
  * TRUFLUX_ERESOLVE, TRUFLUX_EADDRINUSE, TRUFLUX_EIO, TRUFLUX_ECLOSED. */
@@ -48,7 +67,8 @@ TRUFLUX_API int tf_server_adopt(tf_server_t *server, int fd);
  * nexclude is 0). Checked as tf_send; a connection above its high-water mark is skipped.
  * Any thread. Returns the number of connections it was queued to (>= 0), or an error. When
  * called off the loop thread the message is queued for the loop, and the return value is 0
- * on success. */
+ * on success (with added loops, the count covers the connections of the caller's loop only;
+ * the other loops' are queued). */
 TRUFLUX_API int tf_server_broadcast(tf_server_t *server, uint32_t id, int type,
                                     const void *data, size_t len,
                                     tf_conn_t *const *exclude, size_t nexclude);

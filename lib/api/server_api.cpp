@@ -46,6 +46,11 @@ TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_
     return tfapi::guard<int>([&] { return tfcore_server_set_callbacks(server, cbs); });
 }
 
+TRUFLUX_API int tf_server_add_loop(tf_server_t *server, tf_loop_t *loop) {
+    if (!server || !loop) return TRUFLUX_EINVAL;
+    return tfapi::guard<int>([&] { return tfcore_server_add_loop(server, loop); });
+}
+
 TRUFLUX_API int tf_server_listen(tf_server_t *server, const char *url) {
     if (!server || !url) return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] { return tfcore_server_listen(server, url); });
@@ -68,15 +73,12 @@ TRUFLUX_API int tf_server_broadcast(tf_server_t *server, uint32_t id, int type, 
 }
 
 TRUFLUX_API size_t tf_server_count(const tf_server_t *server) {
-    return server ? server->open_count.load(std::memory_order_relaxed) : 0;
+    return server ? tfcore_server_count(server) : 0;
 }
 
 TRUFLUX_API int tf_server_stats(const tf_server_t *server, tf_server_stats_t *out) {
     if (!server || !out || out->size < sizeof(size_t)) return TRUFLUX_EINVAL;
-    return tfapi::guard<int>([&] {
-        tfcore::call_sync(server->loop, [&] { tfcore::server_stats(server, out); });
-        return 0;
-    });
+    return tfapi::guard<int>([&] { return tfcore_server_stats(server, out); });
 }
 
 TRUFLUX_API int tf_server_close(tf_server_t *server, int flags) {

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -34,11 +36,28 @@ static void report_done_later(void *arg) {
     if (!s->silent && s->cbs.on_close) s->cbs.on_close(s->cbs.user, nullptr, 0, 0);
 }
 
-// Reports the end of a shutdown once every connection is gone.
+// Reports the end of a shutdown once every connection is gone. With several loops the
+// server is done when its last part is, and that part's loop reports it (the parts share
+// the application's callbacks).
 static void maybe_done(tf_server *s) {
     if (!s->close_ran || s->done_reported || s->silent || s->head) return;
     s->done_reported = true;
+    if (s->primary->busy_parts.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     defer(s->loop, report_done_later, s);
+}
+
+// Takes a place under max_connections, shared by every loop of the server.
+static bool reserve_place(tf_server *s) {
+    std::atomic<size_t> &r = s->primary->reserved;
+    size_t n = r.load(std::memory_order_relaxed);
+    do {
+        if (n >= s->cfg.max_connections) return false;
+    } while (!r.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    return true;
+}
+
+static void release_place(tf_server *s) {
+    s->primary->reserved.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void tf_server::conn_opened(tf_conn *) {
@@ -59,7 +78,7 @@ void tf_server::conn_gone(tf_conn *c) {
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = nullptr;
     if (c->reject) rejecting--;
-    else total--;
+    else release_place(this);
     counters.gone(c);
     c->owner = nullptr;
     defer(loop, release_later, c);
@@ -82,11 +101,12 @@ static int set_nonblocking(int fd) {
 // now on), else wraps it with tr. Returns 0 (fd now owned) or an error (caller keeps fd).
 static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx,
                       tfx::stream *ready = nullptr) {
-    bool over = s->total >= s->cfg.max_connections;
+    bool over = !reserve_place(s);
     s->counters.accepted++;
     if (over) s->counters.refused_limit++;
     tf_conn *c = over && s->rejecting >= MAX_REJECTING ? nullptr : conn_new(s);
     if (!c) {
+        if (!over) release_place(s);
         delete ready;
         return over ? TRUFLUX_ELIMIT : TRUFLUX_ENOMEM;
     }
@@ -96,17 +116,14 @@ static int add_socket(tf_server *s, int fd, const tfx::transport *tr, void *ctx,
     int rc = 0;
     tfx::stream *io = ready ? ready : tr->wrap(ctx, fd, true, std::string(), &rc);
     if (!io) {
+        if (!over) release_place(s);
         conn_release(c);
         return rc;
     }
     // Linked and counted before the transport's first step, which may end the connection at
     // once (an HTTP upgrade already received and refused): conn_gone then undoes both.
     link_conn(s, c);
-    if (over) {
-        s->rejecting++;
-    } else {
-        s->total++;
-    }
+    if (over) s->rejecting++;
     // An over-limit socket is refused in transport_ready(), once its transport can carry the
     // CLOSE frame: at once over TCP, after the TLS handshake or HTTP upgrade otherwise.
     rc = conn_attach(c, fd, io);
@@ -200,7 +217,7 @@ static void delete_server(void *arg) {
     delete s;
 }
 
-void tfcore_server_free(tf_server *s) {
+static void free_part(tf_server *s) {
     call_sync(s->loop, [s] {
         s->silent = true;
         for (const task &t : s->at_free) t.fn(t.arg);
@@ -222,18 +239,120 @@ void tfcore_server_free(tf_server *s) {
     });
 }
 
+void tfcore_server_free(tf_server *s) {
+    // The parts first: once silent, none of them can report the server done.
+    std::vector<tf_server *> parts;
+    parts.swap(s->parts);
+    for (tf_server *p : parts) free_part(p);
+    free_part(s);
+}
+
 int tfcore_server_set_callbacks(tf_server *s, const tf_callbacks_t *cbs) {
     if (!cbs || cbs->size < sizeof(size_t) + sizeof(void *)) return TRUFLUX_EINVAL;
-    call_sync(s->loop, [&] {
-        tf_callbacks_t c{};
-        memcpy(&c, cbs, std::min(cbs->size, sizeof c));
-        c.size = sizeof c;
-        s->cbs = c;
-    });
+    tf_callbacks_t c{};
+    memcpy(&c, cbs, std::min(cbs->size, sizeof c));
+    c.size = sizeof c;
+    call_sync(s->loop, [&] { s->cbs = c; });
+    for (tf_server *p : s->parts) call_sync(p->loop, [&] { p->cbs = c; });
     return 0;
 }
 
-static int listen_url(tf_server *s, const char *text) {
+namespace {
+// Where a listen of the primary bound, for its parts to bind there too.
+struct bound_at {
+    const tfx::transport *tr = nullptr;
+    url u;
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+};
+}  // namespace
+
+// Makes the transport's per-listener context (NULL when it has none). Returns 0 or an error
+// (last error set).
+static int make_ctx(tf_server *s, const tfx::transport *tr, const url &u, void **ctx) {
+    *ctx = nullptr;
+    if (!tr->ctx_new && !tr->ctx_new_at) return 0;
+    int err = TRUFLUX_EINVAL;
+    std::string detail;
+    *ctx = tr->ctx_new_at ? tr->ctx_new_at(s->cfg, true, u, &err, &detail)
+                          : tr->ctx_new(s->cfg, true, &err, &detail);
+    if (!*ctx) {
+        tfapi::set_last_error(err, "%s", detail.c_str());
+        return err;
+    }
+    return 0;
+}
+
+// Opens one listening socket on addr and starts accepting on it. `shared`: the server has
+// several loops, whose sockets on the same address form one SO_REUSEPORT group. On
+// success the listener owns ctx; on error the caller keeps it.
+static int open_listener(tf_server *s, const sockaddr *addr, socklen_t alen, bool shared,
+                         const tfx::transport *tr, void *ctx, const char *text) {
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        tfapi::set_last_error(TRUFLUX_EIO, "socket %s: %s", text, strerror(errno));
+        return TRUFLUX_EIO;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        tfapi::set_last_error(TRUFLUX_EIO, "SO_REUSEPORT %s: %s", text, strerror(errno));
+        close(fd);
+        return TRUFLUX_EIO;
+    }
+    if (addr->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, addr, alen) != 0) {
+        int e = errno;
+        int rc = e == EADDRINUSE ? TRUFLUX_EADDRINUSE : TRUFLUX_EIO;
+        tfapi::set_last_error(rc, "bind %s: %s", text, strerror(e));
+        close(fd);
+        return rc;
+    }
+    if (listen(fd, s->cfg.backlog) != 0) {
+        int e = errno;
+        int rc = e == EADDRINUSE ? TRUFLUX_EADDRINUSE : TRUFLUX_EIO;
+        tfapi::set_last_error(rc, "listen %s: %s", text, strerror(e));
+        close(fd);
+        return rc;
+    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
+    int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port)
+                                         : ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
+    auto *l = new (std::nothrow) tf_server::listener{fd, bound, nullptr, tr, ctx, s};
+    event *ev = l ? event_new(s->loop->base, fd, EV_READ | EV_PERSIST, on_accept, l) : nullptr;
+    if (!ev) {
+        delete l;
+        close(fd);
+        return TRUFLUX_ENOMEM;
+    }
+    try {
+        s->listeners.push_back(l);
+    } catch (...) {
+        event_free(ev);
+        delete l;
+        close(fd);
+        return TRUFLUX_ENOMEM;
+    }
+    l->ev = ev;
+    event_add(ev, nullptr);
+    return 0;
+}
+
+// Undoes the last open_listener (a part could not follow the primary). Its context is
+// retired, not freed: a connection may have been accepted through it meanwhile.
+static void drop_last_listener(tf_server *s) {
+    if (s->listeners.empty()) return;
+    tf_server::listener *l = s->listeners.back();
+    s->listeners.pop_back();
+    event_free(l->ev);
+    close(l->fd);
+    if (l->ctx && l->tr->ctx_free) s->retired.push_back({l->tr, l->ctx});
+    delete l;
+}
+
+static int listen_url(tf_server *s, const char *text, bound_at *at) {
     url u;
     if (url_parse(text, &u) != 0) {
         tfapi::set_last_error(TRUFLUX_EBADURL, "bad URL: %s", text ? text : "(null)");
@@ -251,16 +370,8 @@ static int listen_url(tf_server *s, const char *text) {
         return TRUFLUX_EBADURL;
     }
     void *ctx = nullptr;
-    if (tr->ctx_new || tr->ctx_new_at) {
-        int err = TRUFLUX_EINVAL;
-        std::string detail;
-        ctx = tr->ctx_new_at ? tr->ctx_new_at(s->cfg, true, u, &err, &detail)
-                             : tr->ctx_new(s->cfg, true, &err, &detail);
-        if (!ctx) {
-            tfapi::set_last_error(err, "%s", detail.c_str());
-            return err;
-        }
-    }
+    int rc = make_ctx(s, tr, u, &ctx);
+    if (rc) return rc;
     addrinfo hints{}, *res = nullptr;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -272,46 +383,17 @@ static int listen_url(tf_server *s, const char *text) {
         tfapi::set_last_error(TRUFLUX_ERESOLVE, "%s: %s", u.host.c_str(), gai_strerror(g));
         return TRUFLUX_ERESOLVE;
     }
-    int rc = TRUFLUX_EIO;
+    rc = TRUFLUX_EIO;
+    bool shared = !s->parts.empty();
     for (addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            int e = errno;
-            rc = e == EADDRINUSE ? TRUFLUX_EADDRINUSE : TRUFLUX_EIO;
-            tfapi::set_last_error(rc, "bind %s: %s", text, strerror(e));
-            close(fd);
-            continue;
-        }
-        if (listen(fd, s->cfg.backlog) != 0) {
-            int e = errno;
-            rc = e == EADDRINUSE ? TRUFLUX_EADDRINUSE : TRUFLUX_EIO;
-            tfapi::set_last_error(rc, "listen %s: %s", text, strerror(e));
-            close(fd);
-            continue;
-        }
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
-        int bound = ss.ss_family == AF_INET6
-                        ? ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port)
-                        : ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
-        auto *l = new (std::nothrow) tf_server::listener{fd, bound, nullptr, tr, ctx, s};
-        event *ev = l ? event_new(s->loop->base, fd, EV_READ | EV_PERSIST, on_accept, l) : nullptr;
-        if (!ev) {
-            delete l;
-            close(fd);
-            rc = TRUFLUX_ENOMEM;
-            continue;
-        }
-        l->ev = ev;
-        event_add(ev, nullptr);
-        s->listeners.push_back(l);
+        rc = open_listener(s, ai->ai_addr, ai->ai_addrlen, shared, tr, ctx, text);
+        if (rc != 0) continue;
         ctx = nullptr;  // owned by the listener now
-        rc = 0;
+        // The address as bound: with port 0 the kernel chose the port the parts reuse.
+        at->tr = tr;
+        at->u = u;
+        at->len = sizeof at->addr;
+        getsockname(s->listeners.back()->fd, reinterpret_cast<sockaddr *>(&at->addr), &at->len);
         break;
     }
     freeaddrinfo(res);
@@ -319,9 +401,76 @@ static int listen_url(tf_server *s, const char *text) {
     return rc;
 }
 
+// A part listens where its primary just did (part's loop thread).
+static int listen_part(tf_server *p, const bound_at &at, const char *text) {
+    if (p->closing.load()) return TRUFLUX_ECLOSED;
+    void *ctx = nullptr;
+    int rc = make_ctx(p, at.tr, at.u, &ctx);
+    if (rc) return rc;
+    rc = open_listener(p, reinterpret_cast<const sockaddr *>(&at.addr), at.len, true, at.tr, ctx,
+                       text);
+    if (rc != 0 && ctx && at.tr->ctx_free) at.tr->ctx_free(ctx);
+    return rc;
+}
+
+namespace {
+// What every part shares with its primary, copied when the primary listens.
+struct shared_conf {
+    config cfg;
+    tf_callbacks_t cbs{};
+    std::vector<uint8_t> hello;
+    uint32_t caps = 0;
+    std::shared_ptr<tff::settings> files;
+    std::vector<void (*)(tf_conn *c, endpoint *ep)> ext_hooks;
+    std::vector<tfw::hello_ext> hello_exts;
+    std::vector<std::shared_ptr<ext_factory>> ext_factories;
+};
+}  // namespace
+
 int tfcore_server_listen(tf_server *s, const char *url) {
     int rc = 0;
-    call_sync(s->loop, [&] { rc = listen_url(s, url); });
+    bound_at at;
+    shared_conf conf;
+    s->listened.store(true);
+    call_sync(s->loop, [&] {
+        rc = listen_url(s, url, &at);
+        if (rc || s->parts.empty()) return;
+        // The layers (secure, files) configured the primary; the parts take the same
+        // settings, whose shared objects are read-only once the server listens.
+        conf.cfg = s->cfg;
+        conf.cbs = s->cbs;
+        conf.hello = s->hello;
+        conf.caps = s->caps;
+        conf.files = s->files;
+        conf.ext_hooks = s->ext_hooks;
+        conf.hello_exts = s->hello_exts;
+        conf.ext_factories = s->ext_factories;
+    });
+    if (rc || s->parts.empty()) return rc;
+    size_t done = 0;
+    for (; done < s->parts.size(); done++) {
+        tf_server *p = s->parts[done];
+        call_sync(p->loop, [&] {
+            p->cfg = conf.cfg;
+            p->cbs = conf.cbs;
+            p->hello = conf.hello;
+            p->caps = conf.caps;
+            p->files = conf.files;
+            p->ext_hooks = conf.ext_hooks;
+            p->hello_exts = conf.hello_exts;
+            p->ext_factories = conf.ext_factories;
+            rc = listen_part(p, at, url);
+        });
+        if (rc) break;
+    }
+    if (rc) {
+        // All loops listen on the address or none does.
+        for (size_t i = 0; i < done; i++) {
+            tf_server *p = s->parts[i];
+            call_sync(p->loop, [p] { drop_last_listener(p); });
+        }
+        call_sync(s->loop, [s] { drop_last_listener(s); });
+    }
     return rc;
 }
 
@@ -337,7 +486,7 @@ int tfcore_server_adopt(tf_server *s, int fd) {
             rc = TRUFLUX_ECLOSED;
             return;
         }
-        if (s->total >= s->cfg.max_connections) {
+        if (s->primary->reserved.load(std::memory_order_relaxed) >= s->cfg.max_connections) {
             s->counters.accepted++;
             s->counters.refused_limit++;
             rc = TRUFLUX_ELIMIT;
@@ -385,38 +534,26 @@ struct bcast_post {
 };
 }  // namespace
 
-int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *data, size_t len,
-                            tf_conn_t *const *exclude, size_t nexclude) {
-    if (type < TRUFLUX_TYPE_EMPTY || type > TRUFLUX_TYPE_MSGPACK) return TRUFLUX_EINVAL;
-    if ((!data && len) || (!exclude && nexclude)) return TRUFLUX_EINVAL;
-    const tfp::message *m = s->proto->find(id);
-    if (!m) return TRUFLUX_ENOTFOUND;
-    int rc = tf_protocol::check(*m, type, data, len, s->cfg.max_message);
-    if (rc) return rc;
-    if (s->closing.load()) return TRUFLUX_ECLOSED;
-    size_t n = tfw::HEADER_SIZE + len;
-    if (in_loop(s->loop)) {
-        std::vector<uint8_t> frame(n);
-        tfw::header_write(frame.data(), (uint8_t)(tfw::KIND_MSG | type), id, (uint32_t)len);
-        if (len) memcpy(frame.data() + tfw::HEADER_SIZE, data, len);
-        return broadcast_frame(s, id, frame.data(), n, len, exclude, nexclude);
-    }
+// Broadcasts on one part: at once when the caller is on its loop (returns the count),
+// else posted to its loop (returns 0). frame is header + payload.
+static int broadcast_part(tf_server *t, uint32_t id, const std::vector<uint8_t> &frame, size_t len,
+                          tf_conn_t *const *exclude, size_t nexclude) {
+    if (in_loop(t->loop))
+        return broadcast_frame(t, id, frame.data(), frame.size(), len, exclude, nexclude);
     auto *p = new (std::nothrow) bcast_post();
     if (!p) return TRUFLUX_ENOMEM;
     try {
-        p->s = s;
+        p->s = t;
         p->id = id;
         p->len = len;
-        p->frame.resize(n);
-        tfw::header_write(p->frame.data(), (uint8_t)(tfw::KIND_MSG | type), id, (uint32_t)len);
-        if (len) memcpy(p->frame.data() + tfw::HEADER_SIZE, data, len);
+        p->frame = frame;
         p->exclude.assign(exclude, exclude + nexclude);
     } catch (...) {
         delete p;
         return TRUFLUX_ENOMEM;
     }
     // The server must outlive the post: free() runs on the loop after it (inbox order).
-    int prc = post(s->loop, [](void *a) {
+    int prc = post(t->loop, [](void *a) {
         auto *bp = static_cast<bcast_post *>(a);
         if (!bp->s->silent)
             broadcast_frame(bp->s, bp->id, bp->frame.data(), bp->frame.size(), bp->len,
@@ -428,6 +565,35 @@ int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *dat
         return prc;
     }
     return 0;
+}
+
+int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *data, size_t len,
+                            tf_conn_t *const *exclude, size_t nexclude) {
+    if (type < TRUFLUX_TYPE_EMPTY || type > TRUFLUX_TYPE_MSGPACK) return TRUFLUX_EINVAL;
+    if ((!data && len) || (!exclude && nexclude)) return TRUFLUX_EINVAL;
+    const tfp::message *m = s->proto->find(id);
+    if (!m) return TRUFLUX_ENOTFOUND;
+    int rc = tf_protocol::check(*m, type, data, len, s->cfg.max_message);
+    if (rc) return rc;
+    if (s->closing.load()) return TRUFLUX_ECLOSED;
+    size_t n = tfw::HEADER_SIZE + len;
+    std::vector<uint8_t> frame;
+    try {
+        frame.resize(n);
+    } catch (...) {
+        return TRUFLUX_ENOMEM;
+    }
+    tfw::header_write(frame.data(), (uint8_t)(tfw::KIND_MSG | type), id, (uint32_t)len);
+    if (len) memcpy(frame.data() + tfw::HEADER_SIZE, data, len);
+    // Each loop queues to its own connections; only the caller's loop counts at once.
+    int count = broadcast_part(s, id, frame, len, exclude, nexclude);
+    if (count < 0) return count;
+    for (tf_server *p : s->parts) {
+        int r = broadcast_part(p, id, frame, len, exclude, nexclude);
+        if (r < 0) return r;
+        count += r;
+    }
+    return count;
 }
 
 static void close_in_loop(tf_server *s, int flags) {
@@ -451,9 +617,8 @@ static void close_in_loop(tf_server *s, int flags) {
     maybe_done(s);
 }
 
-int tfcore_server_close(tf_server *s, int flags) {
-    if (flags != TRUFLUX_CLOSE_GRACEFUL && flags != TRUFLUX_CLOSE_FORCE) return TRUFLUX_EINVAL;
-    if (s->closing.exchange(true)) return TRUFLUX_ECLOSED;
+// Starts the shutdown of one part on its loop (its `closing` is already set).
+static int close_part(tf_server *s, int flags) {
     if (in_loop(s->loop)) {
         close_in_loop(s, flags);
         return 0;
@@ -472,5 +637,84 @@ int tfcore_server_close(tf_server *s, int flags) {
         delete p;
         return TRUFLUX_ECLOSED;
     }
+    return 0;
+}
+
+int tfcore_server_close(tf_server *s, int flags) {
+    if (flags != TRUFLUX_CLOSE_GRACEFUL && flags != TRUFLUX_CLOSE_FORCE) return TRUFLUX_EINVAL;
+    if (s->closing.exchange(true)) return TRUFLUX_ECLOSED;
+    // Set before any part can finish: the last of them reports the server done.
+    s->busy_parts.store(1 + s->parts.size(), std::memory_order_release);
+    for (tf_server *p : s->parts) p->closing.store(true);
+    int rc = 0;
+    for (tf_server *p : s->parts) {
+        int r = close_part(p, flags);
+        if (r && !rc) rc = r;
+    }
+    int r = close_part(s, flags);
+    return rc ? rc : r;
+}
+
+int tfcore_server_add_loop(tf_server *s, tf_loop *loop) {
+    if (!loop || loop == s->loop || s->primary != s) return TRUFLUX_EINVAL;
+    if (s->listened.load() || s->closing.load()) return TRUFLUX_EINVAL;
+    for (tf_server *p : s->parts)
+        if (p->loop == loop) return TRUFLUX_EINVAL;
+    tf_server *p = new (std::nothrow) tf_server();
+    if (!p) return TRUFLUX_ENOMEM;
+    p->primary = s;
+    p->loop = loop;
+    p->proto = s->proto;
+    p->cfg = s->cfg;  // and the rest of the configuration when the server listens
+    p->cbs.size = sizeof p->cbs;
+    try {
+        s->parts.reserve(s->parts.size() + 1);
+    } catch (...) {
+        delete p;
+        return TRUFLUX_ENOMEM;
+    }
+    // On the loop's thread: it may be running already. The loop cannot be freed before the
+    // server (its part lives on it).
+    call_sync(loop, [&] {
+        p->resume_ev = event_new(loop->base, -1, 0, on_resume, p);
+        if (p->resume_ev) loop->objects++;
+    });
+    if (!p->resume_ev) {
+        delete p;
+        return TRUFLUX_ENOMEM;
+    }
+    p->proto->retain();
+    s->parts.push_back(p);
+    return 0;
+}
+
+size_t tfcore_server_count(const tf_server *s) {
+    size_t n = s->open_count.load(std::memory_order_relaxed);
+    for (const tf_server *p : s->parts) n += p->open_count.load(std::memory_order_relaxed);
+    return n;
+}
+
+int tfcore_server_stats(const tf_server *s, tf_server_stats_t *out) {
+    // Every member after `size` is a uint64_t counter: the parts' figures add up.
+    static_assert((sizeof(tf_server_stats_t) - offsetof(tf_server_stats_t, accepted)) %
+                          sizeof(uint64_t) == 0,
+                  "tf_server_stats_t: counters only after size");
+    tf_server_stats_t sum;
+    memset(&sum, 0, sizeof sum);
+    sum.size = sizeof sum;
+    call_sync(s->loop, [&] { server_stats(s, &sum); });
+    for (const tf_server *p : s->parts) {
+        tf_server_stats_t one;
+        memset(&one, 0, sizeof one);
+        one.size = sizeof one;
+        call_sync(p->loop, [&] { server_stats(p, &one); });
+        uint64_t *to = &sum.accepted;
+        const uint64_t *from = &one.accepted;
+        size_t k = (sizeof sum - offsetof(tf_server_stats_t, accepted)) / sizeof(uint64_t);
+        for (size_t i = 0; i < k; i++) to[i] += from[i];
+    }
+    size_t n = std::min(out->size, sizeof sum);
+    memcpy(out, &sum, n);
+    out->size = n;
     return 0;
 }

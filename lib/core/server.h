@@ -31,7 +31,6 @@ struct tf_server : tfcore::endpoint {
     std::vector<std::pair<const tfx::transport *, void *>> retired;
     event *resume_ev = nullptr;   // re-enables accepting after EMFILE
     tf_conn *head = nullptr;      // every connection with a socket
-    size_t total = 0;             // connections counted against the limit
     size_t rejecting = 0;         // over-limit sockets being told CLOSE(ELIMIT)
     std::atomic<size_t> open_count{0};
     std::atomic<bool> closing{false};
@@ -41,6 +40,20 @@ struct tf_server : tfcore::endpoint {
     bool done_reported = false;
     std::vector<tfcore::task> at_free;  // run first when the server is freed (HTTP bindings)
     tfcore::server_counters counters;   // tf_server_stats (loop thread)
+
+    // Several loops (tf_server_add_loop): the handle the application holds is the primary;
+    // each added loop gets a part, a server of its own on that loop with the primary's
+    // configuration, whose listeners share the primary's addresses (SO_REUSEPORT). A
+    // connection belongs to the part that accepted it, so it lives on one loop only.
+    tf_server *primary = this;        // a part's primary; the primary itself otherwise
+    std::vector<tf_server *> parts;   // primary: fixed once it listens (read from any thread)
+    std::atomic<bool> listened{false};
+    // Primary: connections counted against max_connections on every loop, reserved before
+    // one is admitted so that two loops cannot both take the last place.
+    std::atomic<size_t> reserved{0};
+    // Primary: parts (itself included) whose shutdown is not finished; the one that takes it
+    // to zero reports the server done.
+    std::atomic<size_t> busy_parts{0};
 
     void transport_ready(tf_conn *c) override;
     void conn_opened(tf_conn *c) override;
@@ -61,3 +74,8 @@ int tfcore_server_adopt_stream(tf_server *s, int fd, tfx::stream *io);
 int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *data, size_t len,
                             tf_conn_t *const *exclude, size_t nexclude);
 int tfcore_server_close(tf_server *s, int flags);
+// Before the first listen: the server also accepts on `loop` (see tf_server_add_loop).
+int tfcore_server_add_loop(tf_server *s, tf_loop *loop);
+// Sums over every loop of the server (tf_server_count, tf_server_stats).
+size_t tfcore_server_count(const tf_server *s);
+int tfcore_server_stats(const tf_server *s, tf_server_stats_t *out);

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -60,8 +61,13 @@ void wait_for_stdin_eof() {
 
 struct ScaleServer {
     TfSide side;
-    long target = 0, open = 0, messages = 0, sent = 0;
+    std::vector<tf_loop_t *> extra_loops;  // --loops L: the server's other L-1 loops
+    long target = 0, messages = 0, sent = 0;
     bool fanout = false;
+    // With several loops on_open runs on several threads; the pump reads these only once
+    // every connection is open.
+    std::mutex mu;
+    long open = 0, open_here = 0;  // open_here: on the server's first loop (the pump's)
     std::vector<tf_conn_t *> conns;
     event *pace = nullptr;
     double t0 = 0, cpu0 = 0;
@@ -99,11 +105,13 @@ void pump(evutil_socket_t, short, void *arg) {
         schedule_pump(s, true);
         return;
     }
+    // Called on the first loop, a broadcast counts that loop's connections; the other loops
+    // queue it to theirs.
     for (int i = 0; i < BATCH && s->sent < s->messages; i++, s->sent++) {
         int n = tf_server_broadcast(s->side.server, s->side.echo_id, TRUFLUX_TYPE_BINARY,
                                     s->payload, sizeof s->payload, nullptr, 0);
-        if (n != s->target) {
-            std::fprintf(stderr, "truflux bench: broadcast reached %d of %ld\n", n, s->target);
+        if (n != s->open_here) {
+            std::fprintf(stderr, "truflux bench: broadcast reached %d of %ld\n", n, s->open_here);
             std::exit(1);
         }
     }
@@ -114,16 +122,28 @@ void pump(evutil_socket_t, short, void *arg) {
     }
 }
 
-void server_open(void *user, tf_conn_t *conn) {
-    ScaleServer *s = static_cast<ScaleServer *>(user);
-    s->conns.push_back(tf_conn_retain(conn));
-    if (++s->open != s->target) return;
-    say("OPEN %ld\n", s->open);
-    if (!s->fanout) return;
+void start_pump(void *arg) {
+    ScaleServer *s = static_cast<ScaleServer *>(arg);
     s->t0 = tf_now();
     s->cpu0 = tf_cpu();
     say("START %.9f\n", s->t0);
     schedule_pump(s, false);
+}
+
+void server_open(void *user, tf_conn_t *conn) {
+    ScaleServer *s = static_cast<ScaleServer *>(user);
+    bool here = tf_loop_in_thread(s->side.loop) != 0;
+    {
+        std::lock_guard<std::mutex> lk(s->mu);
+        s->conns.push_back(tf_conn_retain(conn));
+        if (here) s->open_here++;
+        if (++s->open != s->target) return;
+    }
+    say("OPEN %ld\n", s->target);
+    if (!s->fanout) return;
+    // The pump's timer belongs to the first loop: started there.
+    if (here) start_pump(s);
+    else tf_loop_call(s->side.loop, start_pump, s);
 }
 
 void server_error(void *, tf_conn_t *, int code, const char *detail) {
@@ -227,6 +247,15 @@ int run_scale_server(const TfSystem &sys, const Env &env, bool fanout,
         return 1;
     }
     s.pace = event_new(static_cast<event_base *>(tf_loop_event_base(s.side.loop)), -1, 0, pump, &s);
+    for (long i = 1; i < opt_long(o, "loops", 1); i++) {
+        tf_loop_t *l = truflux_loop_new();
+        int rc = l ? tf_server_add_loop(s.side.server, l) : TRUFLUX_ENOMEM;
+        if (rc != 0) {
+            std::fprintf(stderr, "truflux bench: cannot add a loop: %s\n", tf_strerror(rc));
+            return 1;
+        }
+        s.extra_loops.push_back(l);
+    }
     // Each listening address gives the clients a fresh range of ephemeral source ports:
     // 127.0.0.1, 127.0.0.2, ... all on the port the kernel picked for the first.
     if (s.side.listen("127.0.0.1", 0) != 0) return 1;
@@ -237,10 +266,19 @@ int run_scale_server(const TfSystem &sys, const Env &env, bool fanout,
         if (s.side.listen(h, port) != 0) return 1;
         hosts += "," + h;
     }
+    // Before READY: the driver's first memory reading then includes their threads.
+    for (tf_loop_t *l : s.extra_loops) tf_loop_start(l);
     say("READY %d %s\n", port, hosts.c_str());
     tf_loop_start(s.side.loop);
     wait_for_stdin_eof();
     tf_loop_stop(s.side.loop);
+    for (tf_loop_t *l : s.extra_loops) tf_loop_stop(l);
+    // The server goes before the loops it was added to, its connections before the server.
+    for (tf_conn_t *c : s.conns) tf_conn_release(c);
+    s.conns.clear();
+    truflux_server_free(s.side.server);
+    s.side.server = nullptr;
+    for (tf_loop_t *l : s.extra_loops) truflux_loop_free(l);
     return 0;
 }
 
@@ -312,10 +350,11 @@ bool expect(Child &c, const char *word, std::string &line, double timeout) {
 }
 
 std::vector<std::string> role_argv(const Env &env, const std::string &role, const TfSystem &t,
-                                   long clients, long count) {
+                                   long clients, long count, long loops = 1) {
     std::vector<std::string> v = {env.self_exe, "bench",     "--role",  role,
                                   "--system",   t.name,      "--clients", std::to_string(clients),
-                                  "--count",    std::to_string(count)};
+                                  "--count",    std::to_string(count), "--loops",
+                                  std::to_string(loops)};
     if (!env.cert.empty()) v.insert(v.end(), {"--cert", env.cert, "--key", env.key});
     return v;
 }
@@ -330,16 +369,18 @@ struct ScaleResult {
     std::string load;
 };
 
-ScaleResult measure(const Env &env, const TfSystem &t, bool fanout, long n, long messages) {
+ScaleResult measure(const Env &env, const TfSystem &t, bool fanout, long n, long messages,
+                    long loops) {
     ScaleResult r;
     r.system = t.name;
     r.mode = fanout ? "fanout" : "connections";
     r.n = n;
+    r.loops = loops;
     r.messages = messages;
     Child server, clients;
     std::string line;
     std::string err = server.start(role_argv(env, fanout ? "fanout-server" : "conn-server", t, n,
-                                             messages), {}, env.pin_cpu, true);
+                                             messages, loops), {}, env.pin_cpu, true);
     if (!err.empty() || !expect(server, "READY ", line, 30)) {
         r.error = "server did not start: " + (err.empty() ? server.stderr_tail() : err);
         return r;
@@ -415,6 +456,11 @@ int run_scale(const Env &env, const std::map<std::string, std::string> &o, bool 
         std::string x;
         while (std::getline(ls, x, ',')) loops.push_back(std::atol(x.c_str()));
     }
+    for (long l : loops)
+        if (l < 1 || l > 64) {
+            std::fprintf(stderr, "truflux bench: --loops wants numbers from 1 to 64\n");
+            return 2;
+        }
     std::vector<const TfSystem *> systems;
     if (o.count("systems")) {
         std::istringstream ss(o.at("systems"));
@@ -448,21 +494,9 @@ int run_scale(const Env &env, const std::map<std::string, std::string> &o, bool 
             continue;
         }
         for (long l : loops) {
-            if (l != 1) {
-                ScaleResult r;
-                r.system = t->name;
-                r.mode = fanout ? "fanout" : "connections";
-                r.n = n;
-                r.loops = l;
-                r.unsupported = true;
-                r.error = "a server runs on one loop: the library has no multi-loop server yet "
-                          "(DESIGN.md decision 4)";
-                results.push_back(r);
-                continue;
-            }
-            std::fprintf(stderr, "bench: %s %s %ld ...\n", t->name.c_str(),
-                         fanout ? "fanout" : "connections", n);
-            results.push_back(measure(env, *t, fanout, n, messages));
+            std::fprintf(stderr, "bench: %s %s %ld, %ld loop%s ...\n", t->name.c_str(),
+                         fanout ? "fanout" : "connections", n, l, l == 1 ? "" : "s");
+            results.push_back(measure(env, *t, fanout, n, messages, l));
             failed = failed || !results.back().ok;
         }
     }

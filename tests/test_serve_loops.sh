@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# tests/test_serve_loops.sh: `truflux serve --loops 2` (one server, two loops sharing the
+# port through SO_REUSEPORT) answers several `truflux connect` clients at once: every echo
+# comes back, chat is relayed between clients whichever loop holds them, the counters printed
+# at exit cover both loops, and SIGTERM still closes gracefully. Every wait is an awaited
+# event (a line from a fifo with `read -t`, a process exit with a watchdog) under `timeout`.
+set -u
+
+BUILD=${TRUFLUX_BUILD_DIR:-$(pwd)}
+BIN=${TRUFLUX_BIN:-$BUILD/tools/truflux}
+[ -x "$BIN" ] || { echo "FAIL: no truflux binary at $BIN" >&2; exit 1; }
+
+NCLIENTS=12
+T=$(mktemp -d)
+PIDS=()
+# Ends a background `timeout CMD`: SIGTERM, at most 5 s to go, then SIGKILL to timeout's
+# child and to timeout itself.
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 25); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.2
+    done
+    pkill -KILL -P "$1" 2>/dev/null
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        stop_pid "$p"
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$T"/*.err; do [ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
+    exit 1
+}
+
+# wait_exit PID SECONDS: sets WAIT_RC to the exit status of a background child, or 124 if it
+# had to be killed after SECONDS.
+wait_exit() {
+    if timeout "$2" tail --pid="$1" -s 0.05 -f /dev/null; then
+        wait "$1"
+        WAIT_RC=$?
+    else
+        kill -KILL "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        WAIT_RC=124
+    fi
+}
+
+expect_usage_error() {
+    local rc
+    timeout 10 "$BIN" "$@" >/dev/null 2>"$T/usage.txt" </dev/null
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "'$*' exited $rc, expected 2"
+    grep -q 'usage' "$T/usage.txt" || fail "'$*' printed no usage on stderr"
+}
+expect_usage_error serve --tcp 127.0.0.1:0 --loops 0
+expect_usage_error serve --tcp 127.0.0.1:0 --loops two
+expect_usage_error serve --tcp 127.0.0.1:0 --loops 65
+expect_usage_error serve --tcp 127.0.0.1:0 --loops 2 --accept-files "$T"
+timeout 10 "$BIN" serve --help | grep -q -- '--loops N' || fail "serve --help does not list --loops"
+
+# --- the server ----------------------------------------------------------------------------
+mkfifo "$T/s.out"
+exec 3<>"$T/s.out"
+timeout 60 "$BIN" serve --loops 2 --tcp 127.0.0.1:0 --stats-interval 0 >"$T/s.out" 2>"$T/s.err" &
+S_PID=$!
+PIDS+=("$S_PID")
+read -r -t 5 -u 3 line || fail "no output from truflux serve --loops 2"
+case "$line" in
+"truflux listening on tcp://127.0.0.1:"[0-9]*) PORT=${line##*:} ;;
+*) fail "unexpected first line: $line" ;;
+esac
+[ "$PORT" -gt 0 ] || fail "port 0 printed"
+URL="tcp://127.0.0.1:$PORT"
+
+# --- two chat receivers, connected (their own echo is back) before anyone chats ----------
+for r in 1 2; do
+    mkfifo "$T/r$r.in" "$T/r$r.out"
+    eval "exec $((3 + 2 * r))<>\"$T/r$r.in\" $((4 + 2 * r))<>\"$T/r$r.out\""
+    timeout 30 "$BIN" connect "$URL" --wait 2 <"$T/r$r.in" >"$T/r$r.out" 2>"$T/r$r.err" \
+        5>&- 6>&- 7>&- 8>&- &
+    PIDS+=("$!")
+    eval "R${r}_PID=$!"
+    echo "ready$r" >&$((3 + 2 * r))
+    read -r -t 5 -u $((4 + 2 * r)) line || fail "receiver $r: no echo"
+    [ "$line" = "$(printf 'echo\tready%s' "$r")" ] || fail "receiver $r: got '$line'"
+done
+
+# --- several clients at once, each echoing its own lines ----------------------------------
+CPIDS=()
+for i in $(seq 1 $NCLIENTS); do
+    seq 1 200 | sed "s/^/c$i-/" |
+        timeout 20 "$BIN" connect "$URL" >"$T/c$i.out" 2>"$T/c$i.err" &
+    CPIDS+=("$!")
+done
+for i in $(seq 1 $NCLIENTS); do
+    wait_exit "${CPIDS[$((i - 1))]}" 25
+    [ "$WAIT_RC" -eq 0 ] || fail "client $i exited $WAIT_RC"
+    seq 1 200 | sed "s/^/echo\tc$i-/" | cmp -s - "$T/c$i.out" || fail "client $i: echoes differ"
+done
+
+# --- chat: every sender's line reaches both receivers -------------------------------------
+for i in 1 2 3 4; do
+    printf 'hi %s\n' "$i" | timeout 10 "$BIN" connect "$URL" --message chat >"$T/chat$i.out" \
+        2>"$T/chat$i.err" || fail "chat sender $i"
+    for r in 1 2; do
+        read -r -t 5 -u $((4 + 2 * r)) line || fail "receiver $r: no chat line $i"
+        [ "$line" = "$(printf 'chat\thi %s' "$i")" ] || fail "receiver $r: got '$line'"
+    done
+done
+
+# --- SIGTERM: graceful close over both loops; the counters cover every connection ---------
+kill -TERM "$S_PID"
+wait_exit "$S_PID" 8
+[ "$WAIT_RC" -eq 0 ] || fail "serve --loops 2 after SIGTERM exited $WAIT_RC, expected 0"
+for r in 1 2; do
+    eval "pid=\$R${r}_PID"
+    wait_exit "$pid" 5
+    [ "$WAIT_RC" -eq 1 ] || fail "receiver $r after shutdown exited $WAIT_RC, expected 1"
+    grep -q 'shutting down' "$T/r$r.err" || fail "receiver $r: $(cat "$T/r$r.err")"
+done
+total=$((2 + NCLIENTS + 4))
+stats=$(grep '^truflux stats:' "$T/s.err" | tail -1)
+[ -n "$stats" ] || fail "no stats line at exit"
+case " $stats " in
+*" accepted=$total "*) ;;
+*) fail "expected accepted=$total over both loops: $stats" ;;
+esac
+case " $stats " in
+*" opened=$total "*) ;;
+*) fail "expected opened=$total over both loops: $stats" ;;
+esac
+case " $stats " in
+*" active=0 "*) ;;
+*) fail "expected active=0 after the close: $stats" ;;
+esac
+
+echo "test_serve_loops: all passed"
