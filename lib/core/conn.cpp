@@ -628,6 +628,9 @@ static bool handle_frame(tf_conn *c, const tfw::frame &f) {
             }
             if (r == conn_ext::HOLD_OPEN) hold = true;
         }
+        // The extensions have read the hello's extension values: a connection that stays
+        // open for hours need not keep them.
+        std::vector<tfw::hello_ext>().swap(c->peer_exts);
         if (!ep->is_client) {
             queue_control(c, tfw::KIND_WELCOME, 0, ep->hello.data(), ep->hello.size());
             become_open(c, hold);

@@ -150,7 +150,8 @@ struct tf_conn {
     std::vector<uint32_t> peer_ids;  // ascending; written before PH_OPEN is published
     uint32_t peer_max = 0;
     uint32_t peer_caps = 0;          // capability bits of the peer's hello
-    std::vector<tfw::hello_ext> peer_exts;  // extensions of the peer's hello
+    std::vector<tfw::hello_ext> peer_exts;  // extensions of the peer's hello, until the
+                                            // extensions saw them (on_hello)
     int state = 0;
     std::atomic<void *> user{nullptr};
 

@@ -200,15 +200,22 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
 
 // ---- AEAD --------------------------------------------------------------------------------
 
+// One cipher's context only: every encrypted connection holds two of these, so the other
+// cipher's context would cost it about half a kilobyte for nothing.
 struct aead::impl {
-    mbedtls_chachapoly_context chacha;
-    mbedtls_gcm_context gcm;
+    union {
+        mbedtls_chachapoly_context chacha;
+        mbedtls_gcm_context gcm;
+    };
 };
 
 void aead::clear() {
     if (!impl_) return;
-    mbedtls_chachapoly_free(&impl_->chacha);  // both zeroize their key schedules
-    mbedtls_gcm_free(&impl_->gcm);
+    // Both zeroize their key schedules.
+    if (c_ == cipher::chachapoly)
+        mbedtls_chachapoly_free(&impl_->chacha);
+    else
+        mbedtls_gcm_free(&impl_->gcm);
     delete impl_;
     impl_ = nullptr;
 }
@@ -217,8 +224,10 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     clear();
     impl *p = new (std::nothrow) impl;
     if (!p) return TRUFLUX_ENOMEM;
-    mbedtls_chachapoly_init(&p->chacha);
-    mbedtls_gcm_init(&p->gcm);
+    if (c == cipher::chachapoly)
+        mbedtls_chachapoly_init(&p->chacha);
+    else
+        mbedtls_gcm_init(&p->gcm);
     impl_ = p;
     c_ = c;
     int rc = c == cipher::chachapoly

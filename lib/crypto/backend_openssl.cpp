@@ -153,15 +153,19 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
 // One context per direction, each keyed once: a message then only sets its IV. (A
 // HandshakeState's cipher both encrypts and decrypts, so one context would be re-keyed on
 // every change of direction.)
+// A CipherState only ever encrypts (our sending key) or only decrypts (the peer's): each
+// direction's context is made on its first use, so a connection holds two contexts, not four.
 struct aead::impl {
     EVP_CIPHER_CTX *enc = nullptr;
     EVP_CIPHER_CTX *dec = nullptr;
+    uint8_t key[KEY_LEN];
 };
 
 void aead::clear() {
     if (!impl_) return;
     EVP_CIPHER_CTX_free(impl_->enc);  // cleanses the key schedule
     EVP_CIPHER_CTX_free(impl_->dec);
+    wipe(impl_->key, KEY_LEN);
     delete impl_;
     impl_ = nullptr;
 }
@@ -170,27 +174,35 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     clear();
     impl *p = new (std::nothrow) impl;
     if (!p) return TRUFLUX_ENOMEM;
+    std::memcpy(p->key, key, KEY_LEN);
     impl_ = p;
     c_ = c;
-    p->enc = EVP_CIPHER_CTX_new();
-    p->dec = EVP_CIPHER_CTX_new();
-    if (!p->enc || !p->dec) {
-        clear();
-        return TRUFLUX_ENOMEM;
-    }
-    const EVP_CIPHER *alg = c == cipher::chachapoly ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
-    if (EVP_EncryptInit_ex(p->enc, alg, nullptr, key, nullptr) != 1 ||
-        EVP_DecryptInit_ex(p->dec, alg, nullptr, key, nullptr) != 1) {
-        clear();
-        return TRUFLUX_EINTERNAL;
-    }
     return 0;
+}
+
+// The context of one direction, keyed on first use; NULL when it cannot be made.
+static EVP_CIPHER_CTX *direction(EVP_CIPHER_CTX *&slot, cipher c, const uint8_t *key, bool enc) {
+    if (slot) return slot;
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    if (!x) return nullptr;
+    const EVP_CIPHER *alg = c == cipher::chachapoly ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
+    int ok = enc ? EVP_EncryptInit_ex(x, alg, nullptr, key, nullptr)
+                 : EVP_DecryptInit_ex(x, alg, nullptr, key, nullptr);
+    if (ok != 1) {
+        EVP_CIPHER_CTX_free(x);
+        return nullptr;
+    }
+    return slot = x;
 }
 
 int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
                      const uint8_t *pt, size_t len, uint8_t *out) {
     if (!impl_ || len > INT_MAX || ad_len > INT_MAX) return TRUFLUX_EINVAL;
-    EVP_CIPHER_CTX *c = impl_->enc;
+    EVP_CIPHER_CTX *c = direction(impl_->enc, c_, impl_->key, true);
+    if (!c) {
+        wipe(out, len + TAG_LEN);
+        return TRUFLUX_EINTERNAL;
+    }
     int outl = 0, finl = 0;
     bool ok = EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, iv) == 1;
     if (ok && ad_len) ok = EVP_EncryptUpdate(c, nullptr, &outl, ad, int(ad_len)) == 1;
@@ -210,7 +222,11 @@ int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
     if (!impl_ || ct_len < TAG_LEN || ct_len - TAG_LEN > INT_MAX || ad_len > INT_MAX)
         return TRUFLUX_EINVAL;
     size_t len = ct_len - TAG_LEN;
-    EVP_CIPHER_CTX *c = impl_->dec;
+    EVP_CIPHER_CTX *c = direction(impl_->dec, c_, impl_->key, false);
+    if (!c) {
+        wipe(out, len);
+        return TRUFLUX_EINTERNAL;
+    }
     // The ctrl takes a non-const pointer (it only copies the tag): hand it our own copy.
     uint8_t tag[TAG_LEN];
     std::memcpy(tag, ct + len, TAG_LEN);
