@@ -913,6 +913,70 @@ static void test_secure_large_messages(void **state)
     world_free(&w);
 }
 
+/* A large message with nothing queued before it is sealed a record at a time and written
+ * while the socket takes it; what it does not take waits in the queue. Each message here
+ * goes alone, the peer reading on the same thread only after tf_send returned: the socket
+ * fills within the call for the larger ones, so both ends of that path run. */
+static void direct_run(const char *cipher)
+{
+    world_t w;
+    world_init(&w);
+    tf_options_t *so = tfs_options(), *co = tfs_options();
+    tfs_opt(so, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_REQUIRED);
+    tfs_opt(co, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_OPTIONAL);
+    opt_str(so, TRUFLUX_OPT_SECURE_CIPHERS, cipher);
+    tfs_opt(so, TRUFLUX_OPT_SEND_HWM, 64 << 20);
+    tfs_opt(co, TRUFLUX_OPT_SEND_HWM, 64 << 20);
+    world_start(&w, so, co);
+    assert_true(wait_open(&w));
+    tf_conn_t *cc = tf_client_conn(w.client);
+    const size_t sizes[] = { (1u << 20) - 1, 1u << 20, (1u << 20) + 1, 65510 * 17 + 3,
+                             (3u << 20) + 7, 9u << 20 };
+    size_t n = sizeof sizes / sizeof sizes[0];
+    uint8_t *buf = malloc(9u << 20);
+    assert_non_null(buf);
+    for (size_t i = 0; i < (9u << 20); i++)
+        buf[i] = (uint8_t)(i * 131 + (i >> 9));
+    for (size_t i = 0; i < n; i++) {
+        tf_conn_stats_t before = { .size = sizeof before }, after = { .size = sizeof after };
+        assert_int_equal(tf_conn_stats(cc, &before), 0);
+        assert_int_equal(before.queued, 0);
+        buf[0] = (uint8_t)i;
+        assert_int_equal(tf_send_name(cc, "chat", TRUFLUX_TYPE_BINARY, buf, sizes[i]), 0);
+        assert_int_equal(tf_conn_stats(cc, &after), 0);
+        /* From 1 MiB on, bytes reach the socket inside tf_send (this thread runs the loop);
+         * below it, everything waits for the flush. */
+        if (sizes[i] >= (1u << 20))
+            assert_true(after.bytes_out - before.bytes_out >= 65536);
+        else
+            assert_int_equal(after.bytes_out, before.bytes_out);
+        assert_true(after.bytes_out - before.bytes_out + after.queued >= sizes[i]);
+        TFS_WAIT(w.loop, w.s.rec.nmsgs >= i + 1, 6 * TFS_WAIT_MS);
+        assert_int_equal((int)w.s.rec.nmsgs, (int)(i + 1));
+        assert_int_equal(w.s.rec.msgs[i].len, sizes[i]);
+        assert_memory_equal(w.s.rec.msgs[i].data, buf, sizes[i]);
+        TFS_WAIT(w.loop, tf_conn_stats(cc, &after) == 0 && after.queued == 0, 6 * TFS_WAIT_MS);
+    }
+    /* Small messages after the large ones still share records and arrive in order. */
+    send_numbered(&w, cc, "chat", 20, &w.s.rec);
+    free(buf);
+    truflux_options_free(so);
+    truflux_options_free(co);
+    world_free(&w);
+}
+
+static void test_secure_large_direct_aesgcm(void **state)
+{
+    (void)state;
+    direct_run("AESGCM");
+}
+
+static void test_secure_large_direct_chachapoly(void **state)
+{
+    (void)state;
+    direct_run("ChaChaPoly");
+}
+
 /* ---- a new handshake after a reconnect -------------------------------------------------- */
 
 static void test_secure_reconnect_handshakes_again(void **state)
@@ -1011,6 +1075,8 @@ int main(void)
         cmocka_unit_test(test_secure_rekey_by_bytes),
         cmocka_unit_test(test_secure_rekey_by_time),
         cmocka_unit_test(test_secure_large_messages),
+        cmocka_unit_test(test_secure_large_direct_aesgcm),
+        cmocka_unit_test(test_secure_large_direct_chachapoly),
         cmocka_unit_test(test_secure_reconnect_handshakes_again),
         cmocka_unit_test(test_secure_option_checks),
     };

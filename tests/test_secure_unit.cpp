@@ -248,7 +248,9 @@ static void test_record_splits_large_frames(void **) {
         assert_int_equal(p.w.add(p.out, 0x11, 99, big.data(), big.size()), 0);
         assert_int_equal(p.w.add(p.out, 0x12, 5, "tail", 4), 0);
         assert_int_equal(p.w.seal(p.out), 0);
-        size_t expect_records = (size + 9 + 13 + tfsec::MAX_RECORD_PLAIN - 1) / tfsec::MAX_RECORD_PLAIN;
+        // A frame larger than the gather buffer becomes records of its own, sealed where it
+        // lies; the small frame after it starts a new record.
+        size_t expect_records = (size + 9 + tfsec::MAX_RECORD_PLAIN - 1) / tfsec::MAX_RECORD_PLAIN + 1;
         std::vector<std::pair<uint32_t, std::vector<uint8_t>>> recs = p.records();
         assert_int_equal(recs.size(), expect_records);
         for (size_t i = 0; i < recs.size(); i++) assert_int_equal(recs[i].first, i);
@@ -263,7 +265,40 @@ static void test_record_splits_large_frames(void **) {
         assert_int_equal(got[0].second.size(), size);
         assert_memory_equal(got[0].second.data(), big.data(), size);
         assert_memory_equal(got[1].second.data(), "tail", 4);
+        // Nothing of the large frame stays in the writer once sealed.
+        assert_true(p.w.held() <= tfsec::GATHER_KEEP);
     }
+}
+
+static void test_record_writer_keeps_little(void **) {
+    // Frames that fit the gather buffer share a record; a connection between bursts keeps
+    // at most GATHER_KEEP bytes of buffer, whatever the burst was.
+    pipe_pair p(cipher::aesgcm);
+    assert_int_equal(p.w.held(), 0);
+    std::vector<uint8_t> mid(6000, 0x5A);
+    assert_int_equal(p.w.add(p.out, 0x11, 1, mid.data(), mid.size()), 0);
+    assert_int_equal(p.w.add(p.out, 0x11, 2, mid.data(), mid.size()), 0);
+    assert_true(p.w.held() >= 2 * (mid.size() + 9));
+    assert_int_equal(p.w.seal(p.out), 0);
+    assert_true(p.w.held() <= tfsec::GATHER_KEEP);
+    // 64-byte messages keep a small buffer for the next ones (no allocation per message).
+    uint8_t small[64] = {1};
+    assert_int_equal(p.w.add(p.out, 0x11, 3, small, sizeof small), 0);
+    assert_int_equal(p.w.seal(p.out), 0);
+    assert_true(p.w.held() > 0 && p.w.held() <= tfsec::GATHER_KEEP);
+    auto recs = p.records();
+    assert_int_equal(recs.size(), 2);  // the two 6000-byte frames shared one record
+    for (auto &rec : recs) {
+        uint8_t hdr[9];
+        tfw::header_write(hdr, tfsec::KIND_RECORD, rec.first, (uint32_t)rec.second.size());
+        evbuffer_add(p.out, hdr, 9);
+        evbuffer_add(p.out, rec.second.data(), rec.second.size());
+    }
+    auto got = p.read_all();
+    assert_int_equal(got.size(), 3);
+    assert_int_equal(got[1].first, 0x11);
+    assert_memory_equal(got[1].second.data(), mid.data(), mid.size());
+    assert_memory_equal(got[2].second.data(), small, sizeof small);
 }
 
 static void test_record_sequence_and_tampering(void **) {
@@ -364,6 +399,7 @@ int main(void) {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_record_batches_small_frames),
         cmocka_unit_test(test_record_splits_large_frames),
+        cmocka_unit_test(test_record_writer_keeps_little),
         cmocka_unit_test(test_record_sequence_and_tampering),
         cmocka_unit_test(test_record_rekey_in_step),
         cmocka_unit_test(test_record_inner_limits),

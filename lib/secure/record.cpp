@@ -11,37 +11,71 @@
 namespace tfsec {
 
 int record_writer::start(tfc::cipher_state &&cs) {
-    buf_.reset(new (std::nothrow) uint8_t[MAX_RECORD_PLAIN]);
-    if (!buf_) return TRUFLUX_ENOMEM;
+    drop_buffer();
     cs_ = std::move(cs);
     fill_ = 0;
     records_ = 0;
+    active_ = true;
     return 0;
 }
 
-void record_writer::reset() {
-    if (buf_) tfc::wipe(buf_.get(), MAX_RECORD_PLAIN);
+void record_writer::drop_buffer() {
+    if (buf_) tfc::wipe(buf_.get(), cap_);
     buf_.reset();
+    cap_ = 0;
+}
+
+void record_writer::reset() {
+    drop_buffer();
     fill_ = 0;
+    active_ = false;
     // A moved-from state holds no key and refuses to work.
     tfc::cipher_state dead = std::move(cs_);
     (void)dead;
 }
 
 int record_writer::seal_from(evbuffer *out, const uint8_t *pt, size_t len) {
-    size_t ct = len + tfc::TAG_LEN;
+    size_t room = tfw::HEADER_SIZE + len + tfc::TAG_LEN;
     evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(tfw::HEADER_SIZE + ct), &v, 1) != 1 ||
-        v.iov_len < tfw::HEADER_SIZE + ct)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1 || v.iov_len < room)
         return TRUFLUX_ENOMEM;
-    uint8_t *p = static_cast<uint8_t *>(v.iov_base);
-    tfw::header_write(p, KIND_RECORD, record_seq(cs_.nonce()), (uint32_t)ct);
-    size_t got = 0;
-    int rc = cs_.encrypt_with_ad(p, tfw::HEADER_SIZE, pt, len, p + tfw::HEADER_SIZE, ct, &got);
+    size_t n = 0;
+    int rc = seal_at(static_cast<uint8_t *>(v.iov_base), nullptr, pt, len, &n);
     if (rc != 0) return rc;
-    v.iov_len = tfw::HEADER_SIZE + got;
-    if (evbuffer_commit_space(out, &v, 1) != 0) return TRUFLUX_ENOMEM;
+    v.iov_len = n;
+    return evbuffer_commit_space(out, &v, 1) != 0 ? TRUFLUX_ENOMEM : 0;
+}
+
+int record_writer::seal_at(uint8_t *p, const uint8_t *hdr, const uint8_t *data, size_t len,
+                           size_t *n) {
+    size_t plain = len + (hdr ? tfw::HEADER_SIZE : 0);
+    size_t ct = plain + tfc::TAG_LEN;
+    tfw::header_write(p, KIND_RECORD, record_seq(cs_.nonce()), (uint32_t)ct);
+    uint8_t *pt = p + tfw::HEADER_SIZE;
+    const uint8_t *src = data;
+    if (hdr) {
+        // The inner header and the payload must be one run of plaintext: copy both.
+        memcpy(pt, hdr, tfw::HEADER_SIZE);
+        memcpy(pt + tfw::HEADER_SIZE, data, len);
+        src = pt;
+    }
+    size_t got = 0;
+    int rc = cs_.encrypt_with_ad(p, tfw::HEADER_SIZE, src, plain, pt, ct, &got);
+    if (rc != 0) return rc;
     records_++;
+    *n = tfw::HEADER_SIZE + got;
+    return 0;
+}
+
+int record_writer::queue_rest(evbuffer *out, const uint8_t *rec, size_t n, const uint8_t *data,
+                              size_t len) {
+    if (n && evbuffer_add(out, rec, n) != 0) return TRUFLUX_ENOMEM;
+    for (size_t done = 0; done < len;) {
+        size_t take = len - done < MAX_RECORD_PLAIN ? len - done : MAX_RECORD_PLAIN;
+        int rc = seal_from(out, data + done, take);
+        if (rc) return rc;
+        done += take;
+    }
     return 0;
 }
 
@@ -49,38 +83,58 @@ int record_writer::seal(evbuffer *out) {
     if (fill_ == 0) return 0;
     int rc = seal_from(out, buf_.get(), fill_);
     fill_ = 0;
+    if (cap_ > GATHER_KEEP) drop_buffer();
     return rc;
 }
 
-int record_writer::append(evbuffer *out, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        if (fill_ == 0 && n >= MAX_RECORD_PLAIN) {
-            int rc = seal_from(out, p, MAX_RECORD_PLAIN);
-            if (rc) return rc;
-            p += MAX_RECORD_PLAIN;
-            n -= MAX_RECORD_PLAIN;
-            continue;
-        }
-        size_t take = MAX_RECORD_PLAIN - fill_ < n ? MAX_RECORD_PLAIN - fill_ : n;
-        memcpy(buf_.get() + fill_, p, take);
-        fill_ += take;
-        p += take;
-        n -= take;
-        if (fill_ == MAX_RECORD_PLAIN) {
-            int rc = seal(out);
-            if (rc) return rc;
-        }
+int record_writer::gather(const uint8_t *hdr, const void *data, size_t len) {
+    size_t want = fill_ + tfw::HEADER_SIZE + len;  // <= GATHER_MAX (the caller checked)
+    if (want > cap_) {
+        size_t cap = cap_ ? cap_ : 64;
+        while (cap < want) cap *= 2;
+        if (cap > GATHER_MAX) cap = GATHER_MAX;
+        std::unique_ptr<uint8_t[]> b(new (std::nothrow) uint8_t[cap]);
+        if (!b) return TRUFLUX_ENOMEM;
+        if (fill_) memcpy(b.get(), buf_.get(), fill_);
+        drop_buffer();
+        buf_ = std::move(b);
+        cap_ = cap;
     }
+    memcpy(buf_.get() + fill_, hdr, tfw::HEADER_SIZE);
+    if (len) memcpy(buf_.get() + fill_ + tfw::HEADER_SIZE, data, len);
+    fill_ = want;
     return 0;
 }
 
+int record_writer::seal_large(evbuffer *out, const uint8_t *hdr, const uint8_t *data,
+                              size_t len) {
+    // The first record carries the inner header and the start of the payload, copied into
+    // the record's own space and encrypted there in place.
+    size_t first = len < MAX_RECORD_PLAIN - tfw::HEADER_SIZE ? len
+                                                              : MAX_RECORD_PLAIN - tfw::HEADER_SIZE;
+    size_t room = tfw::HEADER_SIZE + tfw::HEADER_SIZE + first + tfc::TAG_LEN;
+    evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1 || v.iov_len < room)
+        return TRUFLUX_ENOMEM;
+    size_t n = 0;
+    int rc = seal_at(static_cast<uint8_t *>(v.iov_base), hdr, data, first, &n);
+    if (rc != 0) return rc;
+    v.iov_len = n;
+    if (evbuffer_commit_space(out, &v, 1) != 0) return TRUFLUX_ENOMEM;
+    // The rest, a record at a time, encrypted from the caller's memory.
+    return queue_rest(out, nullptr, 0, data + first, len - first);
+}
+
 int record_writer::add(evbuffer *out, uint8_t kind, uint32_t id, const void *data, size_t len) {
-    if (!buf_) return TRUFLUX_EINVAL;
+    if (!active_) return TRUFLUX_EINVAL;
     uint8_t hdr[tfw::HEADER_SIZE];
     tfw::header_write(hdr, kind, id, (uint32_t)len);
-    int rc = append(out, hdr, sizeof hdr);
-    if (rc == 0 && len) rc = append(out, static_cast<const uint8_t *>(data), len);
-    return rc;
+    size_t total = tfw::HEADER_SIZE + len;
+    if (fill_ + total <= GATHER_MAX) return gather(hdr, data, len);
+    int rc = seal(out);
+    if (rc) return rc;
+    if (total <= GATHER_MAX) return gather(hdr, data, len);
+    return seal_large(out, hdr, static_cast<const uint8_t *>(data), len);
 }
 
 void record_reader::start(tfc::cipher_state &&cs, uint32_t max_message) {

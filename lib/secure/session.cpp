@@ -5,12 +5,19 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include <truflux/error.h>
 
 #include "crypto/names.h"
+#include "transport/stream.h"
 
 namespace tfsec {
+
+// Messages this large are sealed a record at a time and written straight to the socket
+// while it takes them (emit_direct).
+static constexpr size_t DIRECT_MIN = 1u << 20;
 
 namespace {
 
@@ -266,6 +273,7 @@ void secure_conn::split_done(tf_conn *c) {
     if (rs) memcpy(peer_key_, rs, sizeof peer_key_);
     memcpy(hash_, hs_->handshake_hash(), sizeof hash_);
     hs_.reset();
+    peer_ = offer();  // the negotiation is over: its lists would only take room
     last_rekey_ms_ = tfcore::now_ms(c->loop);
     // The XX initiator has sent its key last: it waits for the server's first record,
     // which says the key was authorised, before it calls the connection secure.
@@ -340,7 +348,15 @@ void secure_conn::emit(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id, con
     } else if (kind == KIND_SWITCH && id == 1) {
         return;  // already on
     }
-    if (writer_.add(out, kind, id, data, len) != 0) {
+    int rc;
+    if (len >= DIRECT_MIN && tfw::is_msg_kind(kind) && writer_.empty() &&
+        evbuffer_get_length(out) == 0 && c->io &&
+        c->phase.load(std::memory_order_relaxed) == tfcore::PH_OPEN) {
+        rc = emit_direct(c, out, kind, id, static_cast<const uint8_t *>(data), len);
+    } else {
+        rc = writer_.add(out, kind, id, data, len);
+    }
+    if (rc != 0) {
         cipher_failed(c);
         return;
     }
@@ -357,6 +373,29 @@ void secure_conn::emit(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id, con
         return;
     }
     maybe_rekey(c, out);
+}
+
+int secure_conn::emit_direct(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id,
+                             const uint8_t *data, size_t len) {
+    // One record's room per loop thread, reused by every connection of the loop (a record
+    // is written or queued before the next is sealed).
+    thread_local std::unique_ptr<uint8_t[]> scratch;
+    if (!scratch) scratch.reset(new (std::nothrow) uint8_t[RECORD_MAX]);
+    if (!scratch) return writer_.add(out, kind, id, data, len);
+    bool direct = true;
+    size_t written = 0;
+    int rc = writer_.add_direct(out, kind, id, data, len, scratch.get(),
+                                [&](const uint8_t *p, size_t n) -> long {
+                                    if (!direct) return 0;
+                                    ssize_t w = c->io->write_direct(p, tfw::HEADER_SIZE,
+                                                                    p + tfw::HEADER_SIZE,
+                                                                    n - tfw::HEADER_SIZE);
+                                    if (w < 0) direct = false;
+                                    return (long)w;
+                                },
+                                &written);
+    c->bytes_out.fetch_add(written, std::memory_order_relaxed);
+    return rc;
 }
 
 void secure_conn::maybe_rekey(tf_conn *c, evbuffer *out) {

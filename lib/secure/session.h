@@ -71,6 +71,8 @@ private:
     void handle_request(tf_conn *c, bool on, bool authenticated);
     void put_plain(evbuffer *out, uint8_t kind, uint32_t id, const void *data, size_t len);
     void maybe_rekey(tf_conn *c, evbuffer *out);
+    int emit_direct(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id, const uint8_t *data,
+                    size_t len);
     void cipher_failed(tf_conn *c);
 
     std::shared_ptr<settings> s_;
