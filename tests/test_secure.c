@@ -930,8 +930,9 @@ static void direct_run(const char *cipher)
     world_start(&w, so, co);
     assert_true(wait_open(&w));
     tf_conn_t *cc = tf_client_conn(w.client);
-    const size_t sizes[] = { (1u << 20) - 1, 1u << 20, (1u << 20) + 1, 65510 * 17 + 3,
-                             (3u << 20) + 7, 9u << 20 };
+    const size_t direct_min = 100u << 10;  /* lib/secure/session.cpp */
+    const size_t sizes[] = { direct_min - 1, direct_min, 131072, (1u << 20) + 1,
+                             65510 * 17 + 3, (3u << 20) + 7, 9u << 20 };
     size_t n = sizeof sizes / sizeof sizes[0];
     uint8_t *buf = malloc(9u << 20);
     assert_non_null(buf);
@@ -944,9 +945,9 @@ static void direct_run(const char *cipher)
         buf[0] = (uint8_t)i;
         assert_int_equal(tf_send_name(cc, "chat", TRUFLUX_TYPE_BINARY, buf, sizes[i]), 0);
         assert_int_equal(tf_conn_stats(cc, &after), 0);
-        /* From 1 MiB on, bytes reach the socket inside tf_send (this thread runs the loop);
-         * below it, everything waits for the flush. */
-        if (sizes[i] >= (1u << 20))
+        /* From direct_min on, bytes reach the socket inside tf_send (this thread runs the
+         * loop); below it, everything waits for the flush. */
+        if (sizes[i] >= direct_min)
             assert_true(after.bytes_out - before.bytes_out >= 65536);
         else
             assert_int_equal(after.bytes_out, before.bytes_out);
