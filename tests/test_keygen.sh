@@ -8,26 +8,7 @@ BUILD=${TRUFLUX_BUILD_DIR:-$(pwd)}
 BIN=${TRUFLUX_BIN:-$BUILD/tools/truflux}
 [ -x "$BIN" ] || { echo "FAIL: no truflux binary at $BIN" >&2; exit 1; }
 
-T=$(mktemp -d)
-PIDS=()
-# Ends a background `timeout CMD`: SIGTERM (which timeout passes on), at most 5 s to go, then
-# SIGKILL to timeout's child and to timeout itself, so nothing outlives the test or hangs it.
-stop_pid() {
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.2
-    done
-    pkill -KILL -P "$1" 2>/dev/null
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
-cleanup() {
-    for p in "${PIDS[@]}"; do stop_pid "$p"; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$T"/*.err; do [ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done; exit 1; }
+source "$(dirname "$0")/support/clitest.sh"
 
 B64='^[A-Za-z0-9+/]{43}=$'
 

@@ -11,46 +11,7 @@ BIN=${TRUFLUX_BIN:-$BUILD/tools/truflux}
 [ -x "$BIN" ] || { echo "FAIL: no truflux binary at $BIN" >&2; exit 1; }
 
 NCLIENTS=12
-T=$(mktemp -d)
-PIDS=()
-# Ends a background `timeout CMD`: SIGTERM, at most 5 s to go, then SIGKILL to timeout's
-# child and to timeout itself.
-stop_pid() {
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in $(seq 1 25); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.2
-    done
-    pkill -KILL -P "$1" 2>/dev/null
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
-cleanup() {
-    for p in "${PIDS[@]}"; do
-        stop_pid "$p"
-    done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$T"/*.err; do [ -s "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
-    exit 1
-}
-
-# wait_exit PID SECONDS: sets WAIT_RC to the exit status of a background child, or 124 if it
-# had to be killed after SECONDS.
-wait_exit() {
-    if timeout "$2" tail --pid="$1" -s 0.05 -f /dev/null; then
-        wait "$1"
-        WAIT_RC=$?
-    else
-        kill -KILL "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
-        WAIT_RC=124
-    fi
-}
+source "$(dirname "$0")/support/clitest.sh"
 
 expect_usage_error() {
     local rc
