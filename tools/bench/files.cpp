@@ -44,6 +44,9 @@ std::vector<FileSystem> file_systems() {
          "tfbench_file_floor"},
         {"file-floor-aesgcm-mbedtls", "floor", "file-floor-aesgcm-mbedtls",
          "64 KiB AES-256-GCM records (mbedTLS) into a file", nullptr, "tfbench_file_floor_mbedtls"},
+        {"file-floor-aesgcm-ni", "floor", "file-floor-aesgcm-ni",
+         "64 KiB AES-256-GCM records (the library's AES-NI code) into a file", nullptr,
+         "tfbench_file_floor_ni"},
         {"file-floor-aesgcm-openssl", "floor", "file-floor-aesgcm-openssl",
          "64 KiB AES-256-GCM records (OpenSSL) into a file", nullptr, "tfbench_file_floor_openssl"},
     };

@@ -15,6 +15,9 @@
 #define TFBENCH_HAS_SECURITY 0
 #endif
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include "bench.hpp"
 
 namespace tfbench {
@@ -90,6 +93,12 @@ std::vector<System> build_systems() {
                  [](const Env &e, Launch &l) {
                      return c_program(e, "tfbench_floor_mbedtls", l, {});
                  }});
+    v.push_back({"floor-aesgcm-ni", "floor", "floor-aesgcm-ni",
+                 "the floor with AES-256-GCM on each message, the library's own AES-NI and "
+                 "PCLMULQDQ code (what the mbedTLS build runs for AES-GCM on such CPUs)",
+                 true, [](const Env &e, Launch &l) {
+                     return c_program(e, "tfbench_floor_ni", l, {});
+                 }});
     v.push_back({"floor-aesgcm-openssl", "floor", "floor-aesgcm-openssl",
                  "the floor with AES-256-GCM on each message, OpenSSL libcrypto", true,
                  [](const Env &e, Launch &l) {
@@ -154,6 +163,18 @@ std::function<std::string(void *, bool, const Env &)> secure_with(const char *ci
 }
 
 std::string aesgcm_floor() { return std::string("floor-aesgcm-") + tf_crypto_backend(); }
+
+// The floor of the library's AES-GCM: with mbedTLS on a CPU with AES-NI, PCLMULQDQ, SSSE3 and
+// SSE4.1 the library seals with its own code (lib/crypto/aesgcm_ni.cpp, the same test).
+std::string aesgcm_own_floor() {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    bool ni = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 1)) && (c & (1u << 9)) &&
+              (c & (1u << 19)) && (c & (1u << 25));
+    if (ni && std::string(tf_crypto_backend()) == "mbedtls") return "floor-aesgcm-ni";
+#endif
+    return aesgcm_floor();
+}
 #endif
 
 // TLS with the run's self-signed certificate; the client does not verify it.
@@ -176,7 +197,7 @@ const std::vector<TfSystem> &tf_systems() {
     static const std::vector<TfSystem> v = {
         {"truflux-tcp", "tcp", "floor", "truflux over plain TCP", nullptr},
 #if TFBENCH_HAS_SECURITY
-        {"truflux-tcp-aesgcm", "tcp", aesgcm_floor(),
+        {"truflux-tcp-aesgcm", "tcp", aesgcm_own_floor(),
          std::string("truflux over TCP, secure layer (Noise NN) with AES-256-GCM on ") +
              tf_crypto_backend(),
          secure_with("AESGCM")},
