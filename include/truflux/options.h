@@ -52,8 +52,9 @@ typedef enum tf_option {
                                            Default: every pattern the keys allow (server
                                            with authorisation: IK, XX only). */
     TRUFLUX_OPT_SECURE_CIPHERS = 102,   /* text: "ChaChaPoly", "AESGCM"; server: priority
-                                           order, client: supported. Default both,
-                                           ChaChaPoly first. */
+                                           order, client: supported. Default both, AESGCM
+                                           first on a CPU with AES-NI and PCLMULQDQ,
+                                           ChaChaPoly first elsewhere. */
     TRUFLUX_OPT_STATIC_KEY = 103,       /* binary: our static private key (server: NK, XX,
                                            IK; client: XX, IK). */
     TRUFLUX_OPT_STATIC_KEY_FILE = 104,  /* text: path of a file holding it. */
