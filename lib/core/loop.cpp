@@ -144,7 +144,31 @@ tf_loop *tfcore_loop_new(void *base, int *err) {
     return loop;
 }
 
+// Runs what is still queued (posted or deferred), so that posted work releases what it
+// holds. Only while nobody runs the loop.
+static void drain(tf_loop *loop) {
+    scope s(loop);
+    for (int round = 0; round < 64; round++) {
+        std::vector<task> tasks;
+        {
+            std::lock_guard<std::mutex> g(loop->inbox_mu);
+            tasks.swap(loop->inbox);
+        }
+        if (tasks.empty() && loop->deferred.empty()) break;
+        run_tasks(tasks);
+        std::vector<task> d;
+        d.swap(loop->deferred);
+        run_tasks(d);
+    }
+}
+
 int tfcore_loop_free(tf_loop *loop) {
+    // A stopped loop may still hold the end of its last iteration: a server freed just before
+    // tf_loop_stop deletes itself in deferred work the stop cut short. Run it before deciding
+    // whether objects remain.
+    if (loop->objects > 0 && !loop->thread.joinable() && !loop->running.load() &&
+        loop->depth == 0)
+        drain(loop);
     if (loop->objects > 0) return TRUFLUX_EBUSY;
     if (loop->thread.joinable()) {
         if (loop->thread.get_id() == std::this_thread::get_id()) return TRUFLUX_EBUSY;
@@ -153,22 +177,7 @@ int tfcore_loop_free(tf_loop *loop) {
         loop->thread.join();
     }
     loop->freeing.store(true, std::memory_order_release);
-    // Run what is still queued so that posted work releases what it holds.
-    {
-        scope s(loop);
-        for (int round = 0; round < 64; round++) {
-            std::vector<task> tasks;
-            {
-                std::lock_guard<std::mutex> g(loop->inbox_mu);
-                tasks.swap(loop->inbox);
-            }
-            if (tasks.empty() && loop->deferred.empty()) break;
-            run_tasks(tasks);
-            std::vector<task> d;
-            d.swap(loop->deferred);
-            run_tasks(d);
-        }
-    }
+    drain(loop);
     destroy_loop(loop);
     return 0;
 }
