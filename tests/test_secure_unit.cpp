@@ -193,6 +193,16 @@ struct pipe_pair {
         return v;
     }
 
+    // Puts records taken by records() back into `out`, as they were, for read_all().
+    void put_back(const std::vector<std::pair<uint32_t, std::vector<uint8_t>>> &recs) {
+        for (auto &rec : recs) {
+            uint8_t hdr[9];
+            tfw::header_write(hdr, tfsec::KIND_RECORD, rec.first, (uint32_t)rec.second.size());
+            evbuffer_add(out, hdr, 9);
+            evbuffer_add(out, rec.second.data(), rec.second.size());
+        }
+    }
+
     // Opens every record and walks it; returns the inner frames as (kind, payload).
     std::vector<std::pair<uint8_t, std::vector<uint8_t>>> read_all() {
         std::vector<std::pair<uint8_t, std::vector<uint8_t>>> got;
@@ -224,12 +234,7 @@ static void test_record_batches_small_frames(void **) {
     assert_int_equal(recs.size(), 1);  // one AEAD operation for the batch
     assert_int_equal(recs[0].first, 0);
     // Put them back for reading.
-    for (auto &rec : recs) {
-        uint8_t hdr[9];
-        tfw::header_write(hdr, tfsec::KIND_RECORD, rec.first, (uint32_t)rec.second.size());
-        evbuffer_add(p.out, hdr, 9);
-        evbuffer_add(p.out, rec.second.data(), rec.second.size());
-    }
+    p.put_back(recs);
     auto got = p.read_all();
     assert_int_equal(got.size(), 100);
     assert_int_equal(got[42].first, 0x12);
@@ -254,12 +259,7 @@ static void test_record_splits_large_frames(void **) {
         std::vector<std::pair<uint32_t, std::vector<uint8_t>>> recs = p.records();
         assert_int_equal(recs.size(), expect_records);
         for (size_t i = 0; i < recs.size(); i++) assert_int_equal(recs[i].first, i);
-        for (auto &rec : recs) {
-            uint8_t hdr[9];
-            tfw::header_write(hdr, tfsec::KIND_RECORD, rec.first, (uint32_t)rec.second.size());
-            evbuffer_add(p.out, hdr, 9);
-            evbuffer_add(p.out, rec.second.data(), rec.second.size());
-        }
+        p.put_back(recs);
         auto got = p.read_all();
         assert_int_equal(got.size(), 2);
         assert_int_equal(got[0].second.size(), size);
@@ -288,12 +288,7 @@ static void test_record_writer_keeps_little(void **) {
     assert_true(p.w.held() > 0 && p.w.held() <= tfsec::GATHER_KEEP);
     auto recs = p.records();
     assert_int_equal(recs.size(), 2);  // the two 6000-byte frames shared one record
-    for (auto &rec : recs) {
-        uint8_t hdr[9];
-        tfw::header_write(hdr, tfsec::KIND_RECORD, rec.first, (uint32_t)rec.second.size());
-        evbuffer_add(p.out, hdr, 9);
-        evbuffer_add(p.out, rec.second.data(), rec.second.size());
-    }
+    p.put_back(recs);
     auto got = p.read_all();
     assert_int_equal(got.size(), 3);
     assert_int_equal(got[1].first, 0x11);
