@@ -3,6 +3,7 @@
 
 #include "crypto/backend.h"
 #include "crypto/aesgcm_ni.h"
+#include "crypto/chachapoly_simd.h"
 
 #include <unistd.h>
 
@@ -204,23 +205,28 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
 // One cipher's context only: every encrypted connection holds two of these, so the other
 // cipher's context would cost it about half a kilobyte for nothing. AES-GCM runs on our own
 // AES-NI/PCLMULQDQ code where the CPU has them (some twenty times mbedTLS's speed), on
-// mbedTLS's elsewhere; the choice is fixed for the process.
+// mbedTLS's elsewhere; ChaCha20-Poly1305 likewise on our SSSE3/AVX2 code (several times
+// mbedTLS's speed) or mbedTLS's. The choice is fixed for the process.
 struct aead::impl {
     union {
         mbedtls_chachapoly_context chacha;
         mbedtls_gcm_context gcm;
         aesgcm_ni_key ni;
+        chachapoly_simd_key simd;
     };
 };
 
 namespace {
 bool gcm_ni(cipher c) { return c == cipher::aesgcm && aesgcm_ni_available(); }
+bool chacha_simd(cipher c) { return c == cipher::chachapoly && chachapoly_simd_available(); }
 }  // namespace
 
 void aead::clear() {
     if (!impl_) return;
-    // All three zeroize their key schedules.
-    if (c_ == cipher::chachapoly)
+    // All four zeroize their keys.
+    if (chacha_simd(c_))
+        chachapoly_simd_clear(&impl_->simd);
+    else if (c_ == cipher::chachapoly)
         mbedtls_chachapoly_free(&impl_->chacha);
     else if (gcm_ni(c_))
         aesgcm_ni_clear(&impl_->ni);
@@ -238,6 +244,10 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     c_ = c;
     if (gcm_ni(c)) {
         aesgcm_ni_init(&p->ni, key);
+        return 0;
+    }
+    if (chacha_simd(c)) {
+        chachapoly_simd_init(&p->simd, key);
         return 0;
     }
     if (c == cipher::chachapoly)
@@ -261,6 +271,10 @@ int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
         aesgcm_ni_seal(&impl_->ni, iv, ad, ad_len, pt, len, out, out + len);
         return 0;
     }
+    if (chacha_simd(c_)) {
+        chachapoly_simd_seal(&impl_->simd, iv, ad, ad_len, pt, len, out, out + len);
+        return 0;
+    }
     int rc = c_ == cipher::chachapoly
                  ? mbedtls_chachapoly_encrypt_and_tag(&impl_->chacha, len, iv, ad, ad_len, pt,
                                                       out, out + len)
@@ -282,6 +296,11 @@ int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
         // Zeroes out itself on a bad tag.
         return aesgcm_ni_open(&impl_->ni, iv, ad, ad_len, ct, len, ct + len, out) ? 0
                                                                                  : ERR_DECRYPT;
+    }
+    if (chacha_simd(c_)) {
+        return chachapoly_simd_open(&impl_->simd, iv, ad, ad_len, ct, len, ct + len, out)
+                   ? 0
+                   : ERR_DECRYPT;
     }
     if (c_ == cipher::chachapoly) {
         rc = mbedtls_chachapoly_auth_decrypt(&impl_->chacha, len, iv, ad, ad_len, ct + len, ct,
