@@ -138,6 +138,8 @@ static void drop_event(tf_conn *c, event **ev) {
     *ev = nullptr;
 }
 
+static void spill_small(tf_conn *c);
+
 // Closes the socket and frees its events. The connection object lives on while referenced.
 static void teardown(tf_conn *c) {
     if (c->fd < 0 && !c->rev) return;
@@ -153,6 +155,7 @@ static void teardown(tf_conn *c) {
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->flush_scheduled = false;
+    spill_small(c);
     size_t left = evbuffer_get_length(c->out);
     if (left) {
         evbuffer_drain(c->out, left);
@@ -195,11 +198,47 @@ static void disarm_write(tf_conn *c) {
     }
 }
 
+// Moves the small frames into `out`, which they precede.
+static void spill_small(tf_conn *c) {
+    if (!c->small_len) return;
+    evbuffer_add(c->out, c->small, c->small_len);
+    c->small_len = 0;
+}
+
+// Queues a frame in the small buffer when it fits and nothing waits in `out`. No filter: the
+// secure layer's frames take its own path.
+static bool stage_small(tf_conn *c, const uint8_t *hdr, size_t hlen, const void *data,
+                        size_t len) {
+    if (c->txf || hlen + len > tf_conn::SMALL_CAP - c->small_len ||
+        (c->small_len == 0 && evbuffer_get_length(c->out) != 0))
+        return false;
+    memcpy(c->small + c->small_len, hdr, hlen);
+    if (len) memcpy(c->small + c->small_len + hlen, data, len);
+    c->small_len = (uint8_t)(c->small_len + hlen + len);
+    return true;
+}
+
+// Writes the small frames straight from the connection (TCP); what the socket does not take,
+// or a transport without direct writes, goes to `out` for the usual path.
+static void write_small(tf_conn *c) {
+    if (!c->small_len) return;
+    ssize_t w = c->io->write_direct(c->small, c->small_len, nullptr, 0);
+    size_t done = w > 0 ? (size_t)w : 0;
+    if (done) {
+        c->bytes_out.fetch_add(done, std::memory_order_relaxed);
+        c->queued.fetch_sub(std::min<uint64_t>(done, c->queued.load()), std::memory_order_relaxed);
+    }
+    if (done < c->small_len) evbuffer_add(c->out, c->small + done, c->small_len - done);
+    c->small_len = 0;
+}
+
 static void flush_now(tf_conn *c) {
     c->flush_scheduled = false;
     if (c->fd < 0) return;
     int ph = c->phase.load(std::memory_order_relaxed);
     if (ph < PH_HELLO) return;
+    // Small frames are the whole queue when there are any (`out` is empty then).
+    write_small(c);
     if (c->txf) {
         // A batching filter (the secure layer) appends what it gathered in this iteration.
         size_t before = evbuffer_get_length(c->out);
@@ -273,6 +312,7 @@ static void put_frame(evbuffer *b, uint8_t kind, uint32_t id, const void *data, 
 }
 
 void conn_emit_raw(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len) {
+    spill_small(c);
     put_frame(c->out, kind, id, data, len);
     c->queued.fetch_add(tfw::HEADER_SIZE + len, std::memory_order_relaxed);
     schedule_flush(c);
@@ -309,12 +349,28 @@ static bool emit_direct(tf_conn *c, uint8_t kind, uint32_t id, const void *data,
 void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t len,
                uint64_t reserved) {
     // `queued` counts what the wire will carry: the filter may add bytes to the frame.
-    size_t before = evbuffer_get_length(c->out);
+    size_t before = evbuffer_get_length(c->out) + c->small_len;
     // Application messages only: sub-protocols (files) pace themselves on the queue emptying
     // (conn_ext::on_flushed), which a direct write would skip.
     if (len >= DIRECT_MIN && tfw::is_msg_kind(kind) && before == 0 && !c->txf && c->io &&
         c->phase.load(std::memory_order_relaxed) == PH_OPEN && emit_direct(c, kind, id, data, len, reserved))
         return;
+    if (!c->txf && c->io) {
+        uint8_t hdr[tfw::HEADER_SIZE];
+        tfw::header_write(hdr, kind, id, (uint32_t)len);
+        if (stage_small(c, hdr, sizeof hdr, data, len)) {
+            uint64_t n = sizeof hdr + len;
+            if (n >= reserved)
+                c->queued.fetch_add(n - reserved, std::memory_order_relaxed);
+            else
+                c->queued.fetch_sub(std::min<uint64_t>(reserved - n, c->queued.load()),
+                                    std::memory_order_relaxed);
+            schedule_flush(c);
+            return;
+        }
+    }
+    spill_small(c);
+    before = evbuffer_get_length(c->out);
     if (c->txf) {
         c->txf->emit(c, c->out, kind, id, data, len);
     } else {
@@ -345,6 +401,7 @@ int conn_emit_file(tf_conn *c, uint8_t kind, uint32_t id, evbuffer_file_segment 
         return TRUFLUX_ENOMEM;
     }
     if (c->io) c->io->expect_file_segments();
+    spill_small(c);
     evbuffer_add_buffer(c->out, frame);
     evbuffer_free(frame);
     c->queued.fetch_add(tfw::HEADER_SIZE + len, std::memory_order_relaxed);
@@ -372,7 +429,10 @@ static uint32_t get_u32(const uint8_t *p) {
 void conn_push_frame(tf_conn *c, const uint8_t *frame, size_t n) {
     c->msgs_out.fetch_add(1, std::memory_order_relaxed);
     if (!c->txf) {
-        evbuffer_add(c->out, frame, n);
+        if (!c->io || !stage_small(c, frame, n, nullptr, 0)) {
+            spill_small(c);
+            evbuffer_add(c->out, frame, n);
+        }
         schedule_flush(c);
         return;
     }
@@ -388,7 +448,7 @@ static void enter_linger(tf_conn *c) {
     drop_event(c, &c->more_ev);
     if (c->fd < 0) return;
     arm_timer(c, std::min(c->cfg.close_ms ? c->cfg.close_ms : LINGER_MS, LINGER_MS));
-    if (evbuffer_get_length(c->out) == 0) {
+    if (evbuffer_get_length(c->out) == 0 && c->small_len == 0) {
         finish_linger_write(c);
     } else {
         schedule_flush(c);
@@ -533,6 +593,7 @@ static void release_pending(tf_conn *c) {
         size_t n = tfw::HEADER_SIZE + len;
         if (peer_knows(c, id) && len <= c->peer_max) {
             if (!c->txf) {
+                spill_small(c);
                 evbuffer_remove_buffer(p, c->out, n);
             } else {
                 std::vector<uint8_t> frame(n);
@@ -923,7 +984,7 @@ static void on_timer(evutil_socket_t, short, void *arg) {
                       ? "the secure handshake did not finish within the handshake timeout"
                       : "no hello within the handshake timeout");
         if (c->fd >= 0 && c->phase.load(std::memory_order_relaxed) == PH_LINGER &&
-            evbuffer_get_length(c->out) == 0)
+            evbuffer_get_length(c->out) == 0 && c->small_len == 0)
             teardown(c);
         break;
     case PH_CLOSING:

@@ -140,6 +140,13 @@ struct tf_conn {
     event *timer = nullptr, *tick = nullptr;
     tfw::decoder in;
     evbuffer *out = nullptr;      // frames ready for the socket
+    // Small frames queued while `out` is empty wait here instead, and are written from here:
+    // libevent allocates a chain for each frame added to an empty evbuffer and frees it once
+    // written, an allocation per message. Never non-empty together with `out` (spill_small()
+    // moves them into `out` before anything else is queued there). Loop thread only.
+    static constexpr size_t SMALL_CAP = 128;
+    uint8_t small_len = 0;
+    uint8_t small[SMALL_CAP];
     evbuffer *pending = nullptr;  // client: messages sent before the hello finished
     std::atomic<uint64_t> queued{0};
     std::atomic<bool> want_drain{false};
