@@ -205,11 +205,13 @@ static void spill_small(tf_conn *c) {
     c->small_len = 0;
 }
 
-// Queues a frame in the small buffer when it fits and nothing waits in `out`. No filter: the
-// secure layer's frames take its own path.
+// Queues a frame in the small buffer when it fits and nothing waits in `out`. Only where the
+// transport writes our bytes as they are (TCP); no filter: the secure layer's frames take its
+// own path.
 static bool stage_small(tf_conn *c, const uint8_t *hdr, size_t hlen, const void *data,
                         size_t len) {
-    if (c->txf || hlen + len > tf_conn::SMALL_CAP - c->small_len ||
+    if (c->txf || !c->io || !c->io->can_write_direct() ||
+        hlen + len > tf_conn::SMALL_CAP - c->small_len ||
         (c->small_len == 0 && evbuffer_get_length(c->out) != 0))
         return false;
     memcpy(c->small + c->small_len, hdr, hlen);
@@ -355,7 +357,7 @@ void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t l
     if (len >= DIRECT_MIN && tfw::is_msg_kind(kind) && before == 0 && !c->txf && c->io &&
         c->phase.load(std::memory_order_relaxed) == PH_OPEN && emit_direct(c, kind, id, data, len, reserved))
         return;
-    if (!c->txf && c->io) {
+    if (!c->txf && c->io && c->io->can_write_direct()) {
         uint8_t hdr[tfw::HEADER_SIZE];
         tfw::header_write(hdr, kind, id, (uint32_t)len);
         if (stage_small(c, hdr, sizeof hdr, data, len)) {
@@ -429,7 +431,7 @@ static uint32_t get_u32(const uint8_t *p) {
 void conn_push_frame(tf_conn *c, const uint8_t *frame, size_t n) {
     c->msgs_out.fetch_add(1, std::memory_order_relaxed);
     if (!c->txf) {
-        if (!c->io || !stage_small(c, frame, n, nullptr, 0)) {
+        if (!stage_small(c, frame, n, nullptr, 0)) {
             spill_small(c);
             evbuffer_add(c->out, frame, n);
         }

@@ -37,6 +37,9 @@ public:
     // Writes a frame's header and payload straight from the caller's memory, when nothing is
     // queued before them: bytes written (>= 0), IO_WANT_WRITE, or an error code; or
     // IO_NO_DIRECT when the transport must transform the bytes (TLS, WebSocket).
+    // Whether write_direct() can succeed at all (false: it always answers IO_NO_DIRECT), so
+    // that callers need not stage bytes for it.
+    virtual bool can_write_direct() const { return false; }
     virtual ssize_t write_direct(const uint8_t *, size_t, const void *, size_t) {
         return IO_NO_DIRECT;
     }

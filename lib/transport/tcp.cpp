@@ -47,6 +47,7 @@ public:
         return errno == ECONNRESET || errno == EPIPE ? TRUFLUX_ECONNRESET : TRUFLUX_EIO;
     }
     void expect_file_segments() override { segments_ = true; }
+    bool can_write_direct() const override { return true; }
     ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override {
         iovec iov[2] = {{const_cast<uint8_t *>(hdr), hlen}, {const_cast<void *>(data), len}};
         msghdr mh{};

@@ -4,7 +4,7 @@
 # file(READ), not file(STRINGS): each line ends in a backslash, which would escape the list
 # separator and merge the lines.
 file(READ ${ERROR_H} _text)
-# A message's ';' would split the list too: carried as a placeholder, restored below.
+# A message's ';' would split the list too: replaced by a stand-in token, turned back below.
 string(REPLACE ";" "@SEMI@" _text "${_text}")
 string(REGEX MATCHALL "X\\([A-Z0-9_]+, *-?[0-9]+, *\"[^\"]*\"\\)" _lines "${_text}")
 set(_classes "")
