@@ -1,13 +1,21 @@
 /* tests/test_threads_server_loops.c (label: threads, run under TSan): one server spread over
  * two loops (tf_server_add_loop), each run by a library thread, and clients on a third loop:
  * both loops accept, a broadcast reaches every client once, count and stats sum the loops,
- * max_connections limits the total, echo works on each loop, close reports done once.
+ * max_connections limits the total, echo works on each loop, close reports done once; an
+ * authoriser set after listening judges the connections of both loops; a bind that fails on
+ * the added loop reports where; file callbacks set after listening (and removed) reach both
+ * loops; an evhttp of the added loop upgrades onto that loop.
  *
  * Callbacks run on three threads while the test thread waits: everything they share with
  * the test is read and written under `mu`. */
 #include "support/tfsupport.h"
 
+#include <event2/http.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/fsuid.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define NCLIENTS 40
 #define LIMIT 30
@@ -20,6 +28,7 @@ typedef struct client_st {
     int opened, closes, close_reason;
     int bcast, excluded_msg, end, echoes;
     int secure;
+    int file_ends, declined; /* offers of this client that ended, declined */
 } client_st_t;
 
 typedef struct world {
@@ -35,9 +44,15 @@ typedef struct world {
     int server_closes, done_reports, limit_errors;
     int echo_on[2];                  /* echo handled per server loop */
     int secure_conns;                /* server connections that opened encrypted */
+    int offers_on[2];                /* file offers seen per server loop */
+    int auth_on[2];                  /* authoriser calls per server loop */
+    int auth_refused;
+    uint8_t good_pub[32];            /* the one client key the authoriser accepts */
     tf_conn_t *conns[NCLIENTS];      /* retained in on_open */
     int loop_of[NCLIENTS];
     int nconns;
+    void (*after_free)(struct world *w); /* once the loops stopped and the server is gone */
+    void *extra;
     /* client side */
     client_st_t cl[NCLIENTS];
     int id_bcast, id_partial, id_end, id_echo; /* the clients' protocol ids */
@@ -128,6 +143,23 @@ static void s_on_error(void *user, tf_conn_t *conn, int code, const char *detail
     pthread_mutex_unlock(&w->mu);
 }
 
+static int s_authorize(void *user, tf_conn_t *conn, const uint8_t key[32])
+{
+    world_t *w = (world_t *)user;
+    (void)conn;
+    int at = server_loop_index(w);
+    int ok = memcmp(key, w->good_pub, 32) == 0;
+    pthread_mutex_lock(&w->mu);
+    if (at < 0)
+        w->bad_thread++;
+    else
+        w->auth_on[at]++;
+    w->auth_refused += !ok;
+    signal_locked(w);
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
 static void h_echo(void *user, tf_conn_t *conn, const tf_message_t *m)
 {
     (void)user;
@@ -201,6 +233,7 @@ static tf_protocol_t *make_proto(int server)
     return p;
 }
 
+/* secure: 0 off, 1 required, 2 required with a static key (clients may authenticate). */
 static void world_init(world_t *w, int max_connections, int secure)
 {
     memset(w, 0, sizeof *w);
@@ -225,6 +258,11 @@ static void world_init(world_t *w, int max_connections, int secure)
         tfs_opt(so, TRUFLUX_OPT_MAX_CONNECTIONS, max_connections);
     if (secure)
         tfs_opt(so, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_REQUIRED);
+    if (secure == 2) {
+        uint8_t priv[32], pub[32];
+        assert_int_equal(tf_keypair_generate(priv, pub), 0);
+        assert_int_equal(tf_options_set_bytes(so, TRUFLUX_OPT_STATIC_KEY, priv, 32), 0);
+    }
     w->server = truflux_server_new(w->l1, w->sp, so);
     truflux_options_free(so);
     assert_non_null(w->server);
@@ -252,8 +290,8 @@ static void world_init(world_t *w, int max_connections, int secure)
     assert_int_equal(tf_loop_start(w->lc), 0);
 }
 
-/* Connects clients [from, to) from the client loop. */
-static void connect_clients(world_t *w, int from, int to, int secure)
+/* Connects clients [from, to) from the client loop; keys: NULL, or a static key per client. */
+static void connect_keyed(world_t *w, int from, int to, int secure, uint8_t (*keys)[32])
 {
     char url[64];
     tfs_url(url, sizeof url, w->port);
@@ -263,6 +301,8 @@ static void connect_clients(world_t *w, int from, int to, int secure)
         tf_options_t *co = tfs_options();
         if (secure)
             tfs_opt(co, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_REQUIRED);
+        if (keys)
+            assert_int_equal(tf_options_set_bytes(co, TRUFLUX_OPT_STATIC_KEY, keys[i], 32), 0);
         /* Created and connected from this thread while the loop runs: the client's own
          * calls are marshalled to its loop. */
         c->client = truflux_client_new(w->lc, w->cp, co);
@@ -276,6 +316,11 @@ static void connect_clients(world_t *w, int from, int to, int secure)
         assert_int_equal(tf_client_set_callbacks(c->client, &ccb), 0);
         assert_int_equal(tf_client_connect(c->client, url), 0);
     }
+}
+
+static void connect_clients(world_t *w, int from, int to, int secure)
+{
+    connect_keyed(w, from, to, secure, NULL);
 }
 
 static int count_opened(world_t *w)
@@ -369,6 +414,8 @@ static void world_close_and_free(world_t *w, int expect_conns, int expect_client
         if (w->cl[i].client)
             truflux_client_free(w->cl[i].client);
     truflux_server_free(w->server);
+    if (w->after_free)
+        w->after_free(w);
     for (int i = 0; i < w->nconns; i++)
         tf_conn_release(w->conns[i]);
     truflux_protocol_free(w->sp);
@@ -556,6 +603,343 @@ static void test_threads_server_loops_free_running(void **state)
     free(w);
 }
 
+/* An authoriser set after listening, while both loops accept, judges the connections of
+ * both; removed again, it judges none of them. */
+static void test_threads_server_loops_authorizer_after_listen(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    world_init(w, 0, 2);
+    /* Even clients hold the accepted key, odd ones another. */
+    static uint8_t keys[NCLIENTS][32];
+    uint8_t good[32], bad[32], pub[32];
+    assert_int_equal(tf_keypair_generate(good, w->good_pub), 0);
+    assert_int_equal(tf_keypair_generate(bad, pub), 0);
+    for (int i = 0; i < NCLIENTS; i++)
+        memcpy(keys[i], i % 2 ? bad : good, 32);
+    assert_int_equal(tf_server_set_authorizer(w->server, s_authorize, w), 0);
+
+    int round = 0, judged0 = 0, judged1 = 0;
+    for (; round < SPREAD_TRIES; round++) {
+        connect_keyed(w, 0, NCLIENTS, 1, keys);
+        WAIT_FOR(w, w->auth_on[0] + w->auth_on[1] == NCLIENTS && w->nconns == NCLIENTS / 2 &&
+                        count_opened(w) == NCLIENTS / 2 &&
+                        count_closed_with(w, TRUFLUX_EAUTH) == NCLIENTS / 2);
+        pthread_mutex_lock(&w->mu);
+        judged0 = w->auth_on[0];
+        judged1 = w->auth_on[1];
+        int refused = w->auth_refused, nconns = w->nconns, wrong = 0;
+        int eauth = count_closed_with(w, TRUFLUX_EAUTH);
+        for (int i = 0; i < NCLIENTS; i++)
+            wrong += i % 2 ? w->cl[i].opened != 0 : w->cl[i].opened != 1;
+        w->auth_on[0] = w->auth_on[1] = w->auth_refused = 0;
+        pthread_mutex_unlock(&w->mu);
+        fprintf(stderr, "  round %d: %d keys judged on the first loop, %d on the second\n",
+                round, judged0, judged1);
+        assert_int_equal(judged0 + judged1, NCLIENTS);
+        assert_int_equal(refused, NCLIENTS / 2);
+        assert_int_equal(nconns, NCLIENTS / 2);
+        assert_int_equal(eauth, NCLIENTS / 2);
+        assert_int_equal(wrong, 0);
+        drop_clients(w);
+        if (judged0 > 0 && judged1 > 0)
+            break;
+    }
+    if (round == SPREAD_TRIES)
+        fail_msg("every connection went to one loop, %d times", SPREAD_TRIES);
+
+    /* Removed: every key passes on both loops, and the callback is not called. */
+    assert_int_equal(tf_server_set_authorizer(w->server, NULL, NULL), 0);
+    connect_keyed(w, 0, NCLIENTS, 1, keys);
+    WAIT_FOR(w, count_opened(w) == NCLIENTS && w->nconns == NCLIENTS);
+    pthread_mutex_lock(&w->mu);
+    int opened = count_opened(w), on0 = w->opens_on[0], on1 = w->opens_on[1];
+    int calls = w->auth_on[0] + w->auth_on[1];
+    pthread_mutex_unlock(&w->mu);
+    assert_int_equal(opened, NCLIENTS);
+    assert_int_equal(calls, 0);
+    fprintf(stderr, "  without the authoriser: %d opened on the first loop, %d on the second\n",
+            on0, on1);
+
+    tf_server_stats_t st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    assert_int_equal(tf_server_stats(w->server, &st), 0);
+    world_close_and_free(w, (int)st.opened, NCLIENTS);
+    free(w);
+}
+
+/* A listen that fails on the added loop says where. The added loop's socket belongs to
+ * another user (this thread's file-system uid while the loop is not running: its part's
+ * work then runs here), so the kernel keeps it out of the first loop's SO_REUSEPORT group. */
+static void test_threads_server_loops_bind_detail(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        fprintf(stderr, "  needs root (a socket of another user)\n");
+        skip();
+    }
+    tf_loop_t *l1 = truflux_loop_new(), *l2 = truflux_loop_new();
+    assert_non_null(l1);
+    assert_non_null(l2);
+    tf_protocol_t *sp = make_proto(1);
+    tf_server_t *server = truflux_server_new(l1, sp, NULL);
+    assert_non_null(server);
+    assert_int_equal(tf_server_add_loop(server, l2), 0);
+    assert_int_equal(tf_loop_start(l1), 0);
+
+    int old = setfsuid(65534);
+    int rc = tf_server_listen(server, "tcp://127.0.0.1:0");
+    setfsuid((uid_t)old);
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", tf_last_error_detail());
+    fprintf(stderr, "  %s: %s\n", tf_errname(rc), detail);
+    assert_int_equal(rc, TRUFLUX_EADDRINUSE);
+    assert_int_equal(tf_last_error(), TRUFLUX_EADDRINUSE);
+    /* The address as bound (the port the first loop got, not the URL's 0) and the loop. */
+    const char *at = strstr(detail, "tcp://127.0.0.1:");
+    assert_non_null(at);
+    assert_true(atoi(at + strlen("tcp://127.0.0.1:")) > 0);
+    assert_non_null(strstr(detail, "added loop 1"));
+    assert_non_null(strstr(detail, "bind"));
+    /* Neither loop kept the address. */
+    assert_int_equal(tf_server_port(server), 0);
+
+    /* With a socket of the same user the added loop joins, and both accept. */
+    assert_int_equal(tf_server_listen(server, "tcp://127.0.0.1:0"), 0);
+    assert_true(tf_server_port(server) > 0);
+    assert_int_equal(tf_loop_stop(l1), 0);
+    truflux_server_free(server);
+    truflux_protocol_free(sp);
+    assert_int_equal(truflux_loop_free(l2), 0);
+    assert_int_equal(truflux_loop_free(l1), 0);
+}
+
+/* ---- files enabled after listening ------------------------------------------------ */
+
+static void s_file_offer(void *user, tf_conn_t *conn, tf_file_t *file)
+{
+    world_t *w = (world_t *)user;
+    (void)conn;
+    int at = server_loop_index(w);
+    pthread_mutex_lock(&w->mu);
+    if (at < 0)
+        w->bad_thread++;
+    else
+        w->offers_on[at]++;
+    signal_locked(w);
+    pthread_mutex_unlock(&w->mu);
+    tf_file_decline(file);
+}
+
+static void c_file_end(void *user, tf_file_t *file, int status)
+{
+    client_st_t *c = (client_st_t *)user;
+    (void)file;
+    pthread_mutex_lock(&c->w->mu);
+    c->file_ends++;
+    c->declined += status == TRUFLUX_EDECLINED;
+    signal_locked(c->w);
+    pthread_mutex_unlock(&c->w->mu);
+}
+
+static int count_file_ends(world_t *w, int *declined)
+{
+    int n = 0, d = 0;
+    for (int i = 0; i < NCLIENTS; i++) {
+        n += w->cl[i].file_ends;
+        d += w->cl[i].declined;
+    }
+    *declined = d;
+    return n;
+}
+
+/* Every client offers the file once (from this thread) and the test waits for the ends. */
+static void offer_round(world_t *w, const char *path, int round)
+{
+    for (int i = 0; i < NCLIENTS; i++)
+        assert_int_equal(tf_file_send_path(tf_client_conn(w->cl[i].client), path, "f.txt", NULL), 0);
+    int declined = 0;
+    WAIT_FOR(w, count_file_ends(w, &declined) == NCLIENTS * round);
+    pthread_mutex_lock(&w->mu);
+    int ends = count_file_ends(w, &declined);
+    pthread_mutex_unlock(&w->mu);
+    assert_int_equal(ends, NCLIENTS * round);
+    assert_int_equal(declined, NCLIENTS * round);
+}
+
+/* File callbacks set while both loops accept reach the connections of both (they announce
+ * files and offers arrive on each loop); set to NULL, no loop calls them any more. */
+static void test_threads_server_loops_files_after_listen(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    world_init(w, 0, 0);
+    char path[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/tf_loops_offer_%d.txt", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("offered\n", f);
+    fclose(f);
+
+    tf_file_callbacks_t sf = TRUFLUX_FILE_CALLBACKS_INIT;
+    sf.user = w;
+    sf.on_offer = s_file_offer;
+    assert_int_equal(tf_server_set_file_callbacks(w->server, &sf), 0);
+
+    char url[64];
+    tfs_url(url, sizeof url, w->port);
+    for (int i = 0; i < NCLIENTS; i++) {
+        client_st_t *c = &w->cl[i];
+        c->w = w;
+        c->client = truflux_client_new(w->lc, w->cp, NULL);
+        assert_non_null(c->client);
+        tf_callbacks_t ccb = TRUFLUX_CALLBACKS_INIT;
+        ccb.user = c;
+        ccb.on_open = c_on_open;
+        ccb.on_close = c_on_close;
+        tf_file_callbacks_t cf = TRUFLUX_FILE_CALLBACKS_INIT;
+        cf.user = c;
+        cf.on_end = c_file_end;
+        assert_int_equal(tf_client_set_callbacks(c->client, &ccb), 0);
+        assert_int_equal(tf_client_set_file_callbacks(c->client, &cf), 0);
+        assert_int_equal(tf_client_connect(c->client, url), 0);
+    }
+    WAIT_FOR(w, count_opened(w) == NCLIENTS && w->nconns == NCLIENTS);
+    assert_int_equal(locked_int(w, &w->nconns), NCLIENTS);
+
+    offer_round(w, path, 1);
+    pthread_mutex_lock(&w->mu);
+    int o0 = w->offers_on[0], o1 = w->offers_on[1];
+    pthread_mutex_unlock(&w->mu);
+    fprintf(stderr, "  offers: %d on the first loop, %d on the second\n", o0, o1);
+    assert_int_equal(o0 + o1, NCLIENTS);
+    assert_true(o0 > 0 && o1 > 0);
+
+    /* Removed: every offer is declined without a call, on both loops. */
+    assert_int_equal(tf_server_set_file_callbacks(w->server, NULL), 0);
+    offer_round(w, path, 2);
+    pthread_mutex_lock(&w->mu);
+    int after = w->offers_on[0] + w->offers_on[1];
+    pthread_mutex_unlock(&w->mu);
+    assert_int_equal(after, NCLIENTS);
+
+    unlink(path);
+    world_close_and_free(w, NCLIENTS, NCLIENTS);
+    free(w);
+}
+
+/* An evhttp on the added loop, made and bound on that loop's thread. */
+typedef struct http_on_loop {
+    world_t *w;
+    struct evhttp *http;
+    int port, bind_rc, unbind_rc, step;
+} http_on_loop_t;
+
+static void http_make(void *arg)
+{
+    http_on_loop_t *h = (http_on_loop_t *)arg;
+    world_t *w = h->w;
+    int port = 0, rc = TRUFLUX_EIO;
+    h->http = evhttp_new((struct event_base *)tf_loop_event_base(w->l2));
+    struct evhttp_bound_socket *bs =
+        h->http ? evhttp_bind_socket_with_handle(h->http, "127.0.0.1", 0) : NULL;
+    if (bs) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&a, &len) == 0)
+            port = ntohs(a.sin_port);
+        rc = tf_server_bind_http(w->server, h->http, "/ws");
+    }
+    pthread_mutex_lock(&w->mu);
+    h->port = port;
+    h->bind_rc = rc;
+    h->step = 1;
+    signal_locked(w);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void http_unbind(void *arg)
+{
+    http_on_loop_t *h = (http_on_loop_t *)arg;
+    int rc = tf_server_unbind_http(h->w->server, h->http, "/ws");
+    pthread_mutex_lock(&h->w->mu);
+    h->unbind_rc = rc;
+    h->step = 2;
+    signal_locked(h->w);
+    pthread_mutex_unlock(&h->w->mu);
+}
+
+static void http_free_after(world_t *w)
+{
+    http_on_loop_t *h = (http_on_loop_t *)w->extra;
+    evhttp_free(h->http); /* its loop no longer runs */
+}
+
+/* tf_server_bind_http from the added loop's thread binds that loop's part: the WebSocket
+ * connections the evhttp upgrades open (and call back) on the added loop. */
+static void test_threads_server_loops_http_on_added_loop(void **state)
+{
+    (void)state;
+    enum { NWS = 6 };
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    world_init(w, 0, 0);
+    http_on_loop_t h;
+    memset(&h, 0, sizeof h);
+    h.w = w;
+    assert_int_equal(tf_loop_call(w->l2, http_make, &h), 0);
+    WAIT_FOR(w, h.step == 1);
+    assert_int_equal(locked_int(w, &h.step), 1);
+    assert_int_equal(h.bind_rc, 0);
+    assert_true(h.port > 0);
+    w->extra = &h;
+    w->after_free = http_free_after;
+
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws", h.port);
+    for (int i = 0; i < NWS; i++) {
+        client_st_t *c = &w->cl[i];
+        c->w = w;
+        c->client = truflux_client_new(w->lc, w->cp, NULL);
+        assert_non_null(c->client);
+        tf_callbacks_t ccb = TRUFLUX_CALLBACKS_INIT;
+        ccb.user = c;
+        ccb.on_open = c_on_open;
+        ccb.on_close = c_on_close;
+        ccb.on_message = c_on_message;
+        assert_int_equal(tf_client_set_callbacks(c->client, &ccb), 0);
+        assert_int_equal(tf_client_connect(c->client, url), 0);
+    }
+    WAIT_FOR(w, count_opened(w) == NWS && w->nconns == NWS);
+    uint32_t echo = (uint32_t)tf_protocol_id(w->cp, "echo");
+    for (int i = 0; i < NWS; i++)
+        assert_int_equal(tf_client_send(w->cl[i].client, echo, TRUFLUX_TYPE_TEXT, "e", 1), 0);
+    WAIT_FOR(w, count_echoes(w) == NWS);
+    pthread_mutex_lock(&w->mu);
+    int opened = count_opened(w), on0 = w->opens_on[0], on1 = w->opens_on[1];
+    int echoes = count_echoes(w), e1 = w->echo_on[1];
+    pthread_mutex_unlock(&w->mu);
+    assert_int_equal(opened, NWS);
+    assert_int_equal(on0, 0);
+    assert_int_equal(on1, NWS);
+    assert_int_equal(echoes, NWS);
+    assert_int_equal(e1, NWS);
+
+    /* Unbound on the same thread; the connections stay until the server closes them. */
+    assert_int_equal(tf_loop_call(w->l2, http_unbind, &h), 0);
+    WAIT_FOR(w, h.step == 2);
+    assert_int_equal(locked_int(w, &h.step), 2);
+    assert_int_equal(h.unbind_rc, 0);
+    assert_int_equal(tf_server_count(w->server), NWS);
+    world_close_and_free(w, NWS, NWS);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +947,10 @@ int main(void)
         cmocka_unit_test(test_threads_server_loops_secure),
         cmocka_unit_test(test_threads_server_loops_limit),
         cmocka_unit_test(test_threads_server_loops_free_running),
+        cmocka_unit_test(test_threads_server_loops_authorizer_after_listen),
+        cmocka_unit_test(test_threads_server_loops_bind_detail),
+        cmocka_unit_test(test_threads_server_loops_files_after_listen),
+        cmocka_unit_test(test_threads_server_loops_http_on_added_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

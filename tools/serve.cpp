@@ -7,6 +7,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -45,7 +48,8 @@ const char serve_usage[] =
     "  --accept-websocket        --tcp addresses also take WebSocket clients (same port)\n"
     "  --max-connections N       open connections at most (over every loop)\n"
     "  --loops N                 accept on N loops, each on a thread of its own, sharing the\n"
-    "                            addresses (SO_REUSEPORT; default 1)\n"
+    "                            addresses (SO_REUSEPORT; default 1); works with\n"
+    "                            --accept-files and --web\n"
     "  --max-message-size N      largest payload accepted, in bytes\n"
     "  --idle-timeout MS         close a connection silent for this long (0: never)\n"
     "  --handshake-timeout MS    close a connection whose hello takes longer than this\n"
@@ -166,6 +170,59 @@ private:
     std::thread thread_;
 };
 
+// The --web fronts of the added loops (--loops N), sharing the web port with the first
+// loop's through SO_REUSEPORT. An evhttp belongs to its loop's event_base, so each front is
+// made, bound and freed on that loop's thread, and the page's WebSocket connections it
+// upgrades live on that loop.
+class LoopWebFronts {
+public:
+    LoopWebFronts() = default;
+    LoopWebFronts(const LoopWebFronts &) = delete;
+    LoopWebFronts &operator=(const LoopWebFronts &) = delete;
+    ~LoopWebFronts() {
+        for (auto &f : fronts_) {
+            std::unique_ptr<WebFront> &front = f.second;
+            try {
+                on_loop(*f.first, [&front] { front.reset(); });
+            } catch (...) {
+                front.reset();  // the loop runs no more: any thread may free it
+            }
+        }
+    }
+
+    bool add(truflux::Loop &l, tf_server_t *server, const std::string &host, int port,
+             const std::string &security, std::string &err) {
+        std::unique_ptr<WebFront> front(new WebFront());
+        front->set_security(security);
+        bool ok = false;
+        on_loop(l, [&] {
+            ok = front->start(l.event_base(), server, host, port, err, true);
+            if (!ok) front.reset();
+        });
+        if (ok) fronts_.emplace_back(&l, std::move(front));
+        return ok;
+    }
+
+private:
+    // Runs fn on the loop's thread and waits for it.
+    static void on_loop(truflux::Loop &l, const std::function<void()> &fn) {
+        std::promise<void> done;
+        std::future<void> finished = done.get_future();
+        l.call([&] {
+            try {
+                fn();
+            } catch (...) {
+                done.set_exception(std::current_exception());
+                return;
+            }
+            done.set_value();
+        });
+        finished.get();
+    }
+
+    std::vector<std::pair<truflux::Loop *, std::unique_ptr<WebFront>>> fronts_;
+};
+
 }  // namespace
 
 int serve_main(int argc, char **argv) {
@@ -234,9 +291,6 @@ int serve_main(int argc, char **argv) {
     std::int64_t loops = 1;
     if (args.has("loops") && !parse_int(args.get("loops"), 1, 64, loops))
         return usage_error("--loops wants a number from 1 to 64");
-    // The receiver's bookkeeping is single-threaded: it runs on one loop.
-    if (loops > 1 && args.has("accept-files"))
-        return usage_error("--accept-files runs on one loop: leave out --loops");
 
     bool quiet = args.has("quiet");
     std::int64_t close_timeout = 3000;
@@ -357,7 +411,7 @@ int serve_main(int argc, char **argv) {
         });
 
         for (truflux::Loop &l : extra_loops)
-            server.add_loop(l);  // after the handlers and the settings, before listening
+            server.add_loop(l);  // before listening (handlers and settings reach every loop)
         for (std::size_t i = 0; i < tcp.size(); ++i) {
             std::string url = "tcp://" + tcp[i];
             try {
@@ -407,15 +461,23 @@ int serve_main(int argc, char **argv) {
             std::printf("truflux listening on %s\n",
                         i == 0 && url_first ? with_port(urls[i], server.port()).c_str()
                                             : urls[i].c_str());
-        // Declared after the server: destroyed first, it unbinds before the server goes.
+        // Declared after the server: destroyed first, they unbind before the server goes.
         tfcli::WebFront web;
+        LoopWebFronts extra_web;
         if (web_port >= 0) {
             std::string err;
             web.set_security(tfcli::web_security_script(args));
             if (!web.start(loop.event_base(), server.handle(), web_host,
-                           static_cast<int>(web_port), err)) {
+                           static_cast<int>(web_port), err, !extra_loops.empty())) {
                 std::fprintf(stderr, "truflux serve: --web: %s\n", err.c_str());
                 return exit_failure;
+            }
+            for (truflux::Loop &l : extra_loops) {
+                if (!extra_web.add(l, server.handle(), web_host, web.port(), web.security(),
+                                   err)) {
+                    std::fprintf(stderr, "truflux serve: --web: %s\n", err.c_str());
+                    return exit_failure;
+                }
             }
             bool v6 = web_host.find(':') != std::string::npos;
             std::printf("truflux web page on http://%s%s%s:%d/\n", v6 ? "[" : "",

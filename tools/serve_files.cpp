@@ -2,6 +2,13 @@
 // offers into DIR (a transfer cut short by a dropped connection resumes when offered again),
 // with a line per file on standard error and, on a terminal, a progress bar over the
 // transfers running.
+//
+// With --loops N the file events of different connections arrive on different threads at
+// once. Each transfer is keyed by its own handle (unique while it runs, and it runs on one
+// loop), the table, the bar and the lines on standard error are shared under one mutex,
+// and the library gives each transfer a temporary file name of its own (random, or the
+// resumable content's key, locked while in use), so concurrent transfers never write into
+// one file.
 #include "serve_files.hpp"
 
 #include <sys/stat.h>
@@ -10,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include "file_progress.hpp"
 
@@ -23,12 +31,16 @@ public:
         : files_(server), dir_(std::move(dir)), quiet_(quiet), bar_(!quiet) {
         files_.on_offer([this](truflux::ConnectionRef, truflux::FileRef f) { offer(f); })
             .on_progress([this](truflux::FileRef f, std::uint64_t done, std::int64_t) {
+                std::lock_guard<std::mutex> lk(mu_);
                 auto it = running_.find(f.handle());
                 if (it != running_.end()) it->second.done = done;
                 redraw(false);
             })
             .on_error([this](truflux::FileRef f, int code, std::string_view detail) {
-                note(f.name() + ": " + tf_strerror(code) + " (" + std::string(detail) + ")");
+                std::string line = f.name() + ": " + tf_strerror(code) + " (" +
+                                   std::string(detail) + ")";
+                std::lock_guard<std::mutex> lk(mu_);
+                note(line);
             })
             .on_end([this](truflux::FileRef f, int status) { ended(f, status); });
     }
@@ -39,34 +51,43 @@ private:
         std::int64_t size = 0;
     };
 
+    // The library is called outside the lock: only the bookkeeping is shared.
     void offer(truflux::FileRef f) {
+        std::string name = f.name();
         try {
             f.accept_dir(dir_);
         } catch (const truflux::error &e) {
-            note(f.name() + ": cannot accept: " + e.what());
+            {
+                std::lock_guard<std::mutex> lk(mu_);
+                note(name + ": cannot accept: " + e.what());
+            }
             f.decline();
             return;
         }
         transfer t;
         t.size = f.size();
         t.done = f.stats().offset;
+        std::lock_guard<std::mutex> lk(mu_);
         if (running_.empty()) bar_.restart();
         running_[f.handle()] = t;
         if (!quiet_ && t.done > 0)
-            note("resuming " + f.name() + " at " + human_bytes(static_cast<double>(t.done)));
+            note("resuming " + name + " at " + human_bytes(static_cast<double>(t.done)));
         redraw(true);
     }
 
     void ended(truflux::FileRef f, int status) {
+        std::string name = f.name();
+        std::uint64_t position = status == 0 ? f.stats().position : 0;
+        std::lock_guard<std::mutex> lk(mu_);
         auto it = running_.find(f.handle());
         bool accepted = it != running_.end();
         if (accepted) running_.erase(it);
         if (status == 0) {
             if (!quiet_)
-                note("received " + f.name() + " (" +
-                     human_bytes(static_cast<double>(f.stats().position)) + ")");
+                note("received " + name + " (" + human_bytes(static_cast<double>(position)) +
+                     ")");
         } else if (accepted) {
-            note(f.name() + ": " + tf_strerror(status));
+            note(name + ": " + tf_strerror(status));
         }
         if (running_.empty()) {
             bar_.clear();
@@ -75,11 +96,13 @@ private:
         }
     }
 
+    // mu_ held.
     void note(const std::string &line) {
         bar_.clear();
         std::fprintf(stderr, "truflux serve: %s\n", line.c_str());
     }
 
+    // mu_ held.
     void redraw(bool force) {
         if (running_.empty()) return;
         std::uint64_t done = 0;
@@ -100,6 +123,7 @@ private:
     truflux::Files files_;
     std::string dir_;
     bool quiet_;
+    std::mutex mu_;  // running_, bar_ and the lines on standard error
     ProgressBar bar_;
     std::map<tf_file_t *, transfer> running_;
 };

@@ -6,8 +6,10 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -114,8 +116,36 @@ WebFront::~WebFront() {
     evhttp_free(http_);
 }
 
+namespace {
+
+// A listening socket on host:port in an SO_REUSEPORT group, or -1.
+int open_shared_socket(const std::string &host, int port) {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    std::string service = std::to_string(port);
+    if (getaddrinfo(host.c_str(), service.c_str(), &hints, &res) != 0) return -1;
+    int fd = -1;
+    for (addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+}  // namespace
+
 bool WebFront::start(void *event_base, tf_server_t *server, const std::string &host, int port,
-                     std::string &err) {
+                     std::string &err, bool reuse_port) {
     http_ = evhttp_new(static_cast<struct event_base *>(event_base));
     if (!http_) {
         err = "cannot create the HTTP server";
@@ -124,8 +154,14 @@ bool WebFront::start(void *event_base, tf_server_t *server, const std::string &h
     evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
     evhttp_set_max_headers_size(http_, 16384);
     evhttp_set_max_body_size(http_, 0);
-    evhttp_bound_socket *bs =
-        evhttp_bind_socket_with_handle(http_, host.c_str(), static_cast<unsigned short>(port));
+    evhttp_bound_socket *bs = nullptr;
+    if (reuse_port) {
+        int fd = open_shared_socket(host, port);
+        bs = fd >= 0 ? evhttp_accept_socket_with_handle(http_, fd) : nullptr;
+        if (!bs && fd >= 0) close(fd);
+    } else {
+        bs = evhttp_bind_socket_with_handle(http_, host.c_str(), static_cast<unsigned short>(port));
+    }
     if (!bs) {
         err = "cannot listen on " + host + ":" + std::to_string(port);
         return false;

@@ -30,9 +30,11 @@ public:
     WebFront(const WebFront &) = delete;
     WebFront &operator=(const WebFront &) = delete;
 
-    // Listens on host:port (0: a free port). False with `err` set on failure.
+    // Listens on host:port (0: a free port). False with `err` set on failure. reuse_port:
+    // the socket joins an SO_REUSEPORT group, one front per loop of a server spread over
+    // several loops; call it then on the thread of the loop that runs event_base.
     bool start(void *event_base, tf_server_t *server, const std::string &host, int port,
-               std::string &err);
+               std::string &err, bool reuse_port = false);
     int port() const { return port_; }
     // Served at /security.js (web_security_script); set before start.
     void set_security(std::string script) { security_ = std::move(script); }

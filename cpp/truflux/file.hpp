@@ -19,6 +19,7 @@
 #include <truflux/error.hpp>
 #include <truflux/server.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -320,8 +321,10 @@ private:
         FileProgressHandler progress;
         FileErrorHandler error;
         FileEndHandler end;
-        int depth = 0;
-        bool doomed = false;
+        // Atomic: a server on several loops (Server::add_loop) runs callbacks on several
+        // threads.
+        std::atomic<int> depth{0};
+        std::atomic<bool> doomed{false};
 
         struct scope {
             explicit scope(state *s) noexcept : s_(s) { ++s_->depth; }

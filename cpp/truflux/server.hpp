@@ -66,8 +66,8 @@ public:
     friend void swap(Server &a, Server &b) noexcept { a.swap(b); }
 
     // Also accepts on `loop` (e.g. one loop per core; tf_server_add_loop): call before
-    // listen(), after setting the handlers and the security and file settings. Every loop
-    // must run and outlive the server; handlers run on the thread of the loop that accepted
+    // listen(); the handlers and the security and file settings, set before or after, apply
+    // on every loop. Every loop must run and outlive the server; handlers run on the thread of the loop that accepted
     // the connection, so they may run at the same time on several threads. Throws EINVAL
     // (the server's own loop, a loop already added, after listen()) or ENOMEM.
     Server &add_loop(Loop &loop) {

@@ -123,8 +123,10 @@ typedef struct {
 } tf_file_stats_t;
 
 /* Enables files on the server's connections (those accepted from now on), with these
- * callbacks (copied; NULL: keep files enabled, stop every event). Call before listening.
- * Options are the server's TRUFLUX_OPT_FILE_*. Returns 0 or TRUFLUX_EINVAL. Any thread. */
+ * callbacks (copied; NULL: keep files enabled, stop every event). Best called before
+ * listening; once a later call returns, no loop of the server (tf_server_add_loop) calls the
+ * previous callbacks again. Options are the server's TRUFLUX_OPT_FILE_*. Returns 0 or
+ * TRUFLUX_EINVAL. Any thread. */
 TRUFLUX_API int tf_server_set_file_callbacks(tf_server_t *server,
                                              const tf_file_callbacks_t *cbs);
 

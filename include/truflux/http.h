@@ -4,7 +4,10 @@
  *
  * The evhttp must run on the server's loop: create it on that loop's event_base
  * (tf_loop_event_base(), or the base given to truflux_loop_new_from_base()). It is passed as
- * void * so that this header needs no libevent header.
+ * void * so that this header needs no libevent header. A server spread over several loops
+ * (tf_server_add_loop) may also be bound to an evhttp of an added loop: create it on that
+ * loop's event_base and bind (and unbind) it from that loop's thread (e.g. in a
+ * tf_loop_call function); the connections it upgrades then live on that loop.
  */
 #ifndef TRUFLUX_HTTP_H
 #define TRUFLUX_HTTP_H

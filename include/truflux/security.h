@@ -86,8 +86,11 @@ TRUFLUX_API int tf_conn_secure_info(const tf_conn_t *conn, tf_secure_info_t *out
 typedef int (*tf_authorize_cb)(void *user, tf_conn_t *conn, const uint8_t key[32]);
 
 /* Sets the server's authorisation callback (NULL removes it). With
- * TRUFLUX_OPT_AUTHORIZED_KEYS_FILE as well, a key must pass both. Call before listening.
- * Returns 0, TRUFLUX_EINVAL, TRUFLUX_ENOTSUP (the server's secure layer is off). */
+ * TRUFLUX_OPT_AUTHORIZED_KEYS_FILE as well, a key must pass both. Best called before
+ * listening; a later call judges the handshakes that reach the authorisation after it, on
+ * every loop of the server (tf_server_add_loop), while one under way may still be judged
+ * by the previous callback. Returns 0, TRUFLUX_EINVAL, TRUFLUX_ENOTSUP (the server's secure
+ * layer is off). */
 TRUFLUX_API int tf_server_set_authorizer(tf_server_t *server, tf_authorize_cb cb, void *user);
 
 /* A new X25519 key pair from the system's CSPRNG. Returns 0 or TRUFLUX_EINTERNAL. The

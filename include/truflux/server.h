@@ -34,11 +34,15 @@ TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_
 /* Spreads the server over one more loop (e.g. one per core): every address the server then
  * listens on gets one listening socket per loop, bound with SO_REUSEPORT to the same address
  * and port (with port 0, the port the first loop got), and the kernel shares new connections
- * out among them. Call before the first tf_server_listen, after the callbacks and the
- * security / file settings (tf_server_set_authorizer, tf_server_set_file_callbacks), which
- * every loop then applies as the server's own loop does; not concurrently with other calls
- * on the server. Every loop must be run (by its caller or its library thread) and outlive
- * the server. A connection lives on the loop that accepted it and its callbacks fire on that
+ * out among them. Call before the first tf_server_listen, not concurrently with other calls
+ * on the server. The callbacks and the security / file settings (tf_server_set_callbacks,
+ * tf_server_set_authorizer, tf_server_set_file_callbacks), made before or after, apply on
+ * every loop: each loop keeps its own copy and the setter updates one loop after the other,
+ * waiting for each, so a handshake or transfer under way during the call may still see the
+ * previous setting, and once it returns every loop uses the new one. From a callback such a
+ * setter waits for the other loops, as tf_server_stats does: not from callbacks of two of
+ * the server's loops at once. Every loop must be run (by its caller or its library thread)
+ * and outlive the server. A connection lives on the loop that accepted it and its callbacks fire on that
  * loop's thread, so with several loops they may run at the same time on different threads.
  * tf_server_broadcast reaches the open connections of every loop; tf_server_count and
  * tf_server_stats sum every loop (tf_server_stats waits for each loop in turn: do not call it
@@ -46,8 +50,12 @@ TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_
  * the total over all loops. tf_server_close closes every loop's connections, and the server
  * is reported done once, on the thread of the loop that finished last; truflux_server_free
  * frees every loop's part. Connections of tf_server_adopt and HTTP bindings live on the
- * server's own loop. Returns 0, TRUFLUX_EINVAL (NULL, the server's own loop, a loop already
- * added, or called after tf_server_listen) or TRUFLUX_ENOMEM. */
+ * server's own loop, unless an evhttp of an added loop is bound (truflux/http.h). A listen
+ * succeeds on every loop or on none; a failure's tf_last_error_detail() names the address
+ * as bound and the loop. Returns 0, TRUFLUX_EINVAL (NULL, the server's own loop, a loop
+ * already added, or called after tf_server_listen), TRUFLUX_ENOMEM, or the error of setting
+ * up the loop's secure layer (tf_last_error_detail() says why, e.g. a key file that no
+ * longer reads). */
 TRUFLUX_API int tf_server_add_loop(tf_server_t *server, tf_loop_t *loop);
 
 /* Listens on a URL: "tcp://HOST:PORT", HOST a name, IPv4 address or [IPv6] address; PORT 0

@@ -91,8 +91,11 @@ TRUFLUX_API int tf_server_set_file_callbacks(tf_server_t *server,
                                              const tf_file_callbacks_t *cbs) {
     if (!server || !callbacks_ok(cbs)) return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] {
-        tfcore::call_sync(server->loop, [&] { tff::enable(server, cbs); });
-        return 0;
+        // Every loop of the server keeps its own callbacks (tf_server_add_loop).
+        return tfcore_server_each(server, [&](tf_server *ep) {
+            tff::enable(ep, cbs);
+            return 0;
+        });
     });
 }
 

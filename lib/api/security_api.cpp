@@ -82,9 +82,9 @@ TRUFLUX_API int tf_conn_secure_info(const tf_conn_t *conn, tf_secure_info_t *out
 TRUFLUX_API int tf_server_set_authorizer(tf_server_t *server, tf_authorize_cb cb, void *user) {
     if (!server) return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] {
-        int rc = 0;
-        tfcore::call_sync(server->loop, [&] { rc = tfsec::set_authorizer(server, cb, user); });
-        return rc;
+        // Every loop of the server keeps its own settings (tf_server_add_loop).
+        return tfcore_server_each(
+            server, [&](tf_server *ep) { return tfsec::set_authorizer(ep, cb, user); });
     });
 }
 

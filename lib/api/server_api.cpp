@@ -4,8 +4,38 @@
 
 #include "api/guard.h"
 #include "api/last_error.h"
-#include "secure/settings.h"
 #include "core/server.h"
+#include "files/session.h"
+#include "secure/settings.h"
+
+namespace {
+
+// The layers a server's loop runs with, as the setters left them on the primary.
+struct layers {
+    tf_authorize_cb auth_cb = nullptr;
+    void *auth_user = nullptr;
+    bool files = false;
+    tf_file_callbacks_t file_cbs{};
+};
+
+// A new part gets its own copy of every layer, built from the server's options as the
+// primary's was, then given the primary's current authoriser and file callbacks: no object
+// is shared between two loops, so a later setter can change each on its own thread.
+int setup_part(const layers &l, tf_server *part, std::string *detail) {
+    int rc = tfsec::setup_endpoint(part, detail);
+    if (rc) return rc;
+    if (l.auth_cb) {
+        rc = tfsec::set_authorizer(part, l.auth_cb, l.auth_user);
+        if (rc) {
+            *detail = "cannot set the authoriser on the added loop";
+            return rc;
+        }
+    }
+    if (l.files) tff::enable(part, &l.file_cbs);
+    return 0;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -48,7 +78,25 @@ TRUFLUX_API int tf_server_set_callbacks(tf_server_t *server, const tf_callbacks_
 
 TRUFLUX_API int tf_server_add_loop(tf_server_t *server, tf_loop_t *loop) {
     if (!server || !loop) return TRUFLUX_EINVAL;
-    return tfapi::guard<int>([&] { return tfcore_server_add_loop(server, loop); });
+    return tfapi::guard<int>([&] {
+        layers l;
+        tfcore::call_sync(server->loop, [&] {
+            if (const tfsec::settings *st = tfsec::endpoint_settings(server)) {
+                l.auth_cb = st->auth_cb;
+                l.auth_user = st->auth_user;
+            }
+            if (server->files) {
+                l.files = true;
+                l.file_cbs = server->files->cbs;
+            }
+        });
+        std::string detail;
+        int rc = tfcore_server_add_loop(
+            server, loop, [&](tf_server *p, std::string *d) { return setup_part(l, p, d); },
+            &detail);
+        if (rc && !detail.empty()) tfapi::set_last_error(rc, "add loop: %s", detail.c_str());
+        return rc;
+    });
 }
 
 TRUFLUX_API int tf_server_listen(tf_server_t *server, const char *url) {

@@ -3,6 +3,7 @@
 
 #include <event2/event.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -414,64 +415,70 @@ static int listen_part(tf_server *p, const bound_at &at, const char *text) {
 }
 
 namespace {
-// What every part shares with its primary, copied when the primary listens.
-struct shared_conf {
-    config cfg;
-    tf_callbacks_t cbs{};
-    std::vector<uint8_t> hello;
-    uint32_t caps = 0;
-    std::shared_ptr<tff::settings> files;
-    std::vector<void (*)(tf_conn *c, endpoint *ep)> ext_hooks;
-    std::vector<tfw::hello_ext> hello_exts;
-    std::vector<std::shared_ptr<ext_factory>> ext_factories;
+// A listen's result and last-error detail, carried from the loop thread that ran it (the
+// last error is per thread) back to the caller.
+struct outcome {
+    int rc = 0;
+    std::string detail;
+    void take() {  // on the loop thread, after the work
+        if (rc == 0) return;
+        const char *d = tf_last_error() == rc ? tf_last_error_detail() : nullptr;
+        detail = d && *d ? d : tf_strerror(rc);
+    }
 };
+
+// "tcp://127.0.0.1:4242": the scheme of the URL and the address a listener is bound to.
+std::string describe(const bound_at &at) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (at.addr.ss_family == AF_INET6) {
+        auto *a = reinterpret_cast<const sockaddr_in6 *>(&at.addr);
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        return at.u.scheme + "://[" + host + "]:" + std::to_string(port);
+    }
+    auto *a = reinterpret_cast<const sockaddr_in *>(&at.addr);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+    return at.u.scheme + "://" + host + ":" + std::to_string(port);
+}
 }  // namespace
 
 int tfcore_server_listen(tf_server *s, const char *url) {
-    int rc = 0;
     bound_at at;
-    shared_conf conf;
+    outcome out;
     s->listened.store(true);
     call_sync(s->loop, [&] {
-        rc = listen_url(s, url, &at);
-        if (rc || s->parts.empty()) return;
-        // The layers (secure, files) configured the primary; the parts take the same
-        // settings, whose shared objects are read-only once the server listens.
-        conf.cfg = s->cfg;
-        conf.cbs = s->cbs;
-        conf.hello = s->hello;
-        conf.caps = s->caps;
-        conf.files = s->files;
-        conf.ext_hooks = s->ext_hooks;
-        conf.hello_exts = s->hello_exts;
-        conf.ext_factories = s->ext_factories;
+        tfapi::set_last_error(0, "%s", "");
+        out.rc = listen_url(s, url, &at);
+        out.take();
     });
-    if (rc || s->parts.empty()) return rc;
     size_t done = 0;
-    for (; done < s->parts.size(); done++) {
-        tf_server *p = s->parts[done];
-        call_sync(p->loop, [&] {
-            p->cfg = conf.cfg;
-            p->cbs = conf.cbs;
-            p->hello = conf.hello;
-            p->caps = conf.caps;
-            p->files = conf.files;
-            p->ext_hooks = conf.ext_hooks;
-            p->hello_exts = conf.hello_exts;
-            p->ext_factories = conf.ext_factories;
-            rc = listen_part(p, at, url);
-        });
-        if (rc) break;
-    }
-    if (rc) {
-        // All loops listen on the address or none does.
-        for (size_t i = 0; i < done; i++) {
-            tf_server *p = s->parts[i];
-            call_sync(p->loop, [p] { drop_last_listener(p); });
+    if (out.rc == 0 && !s->parts.empty()) {
+        // The parts bind the address the primary got (its port, when the URL said 0); the
+        // detail of a failure names it and the loop.
+        std::string where = describe(at);
+        for (; done < s->parts.size(); done++) {
+            tf_server *p = s->parts[done];
+            std::string text = where + " (added loop " + std::to_string(done + 1) + ")";
+            call_sync(p->loop, [&] {
+                tfapi::set_last_error(0, "%s", "");
+                out.rc = listen_part(p, at, text.c_str());
+                out.take();
+            });
+            if (out.rc) break;
         }
-        call_sync(s->loop, [s] { drop_last_listener(s); });
+        if (out.rc) {
+            // All loops listen on the address or none does.
+            for (size_t i = 0; i < done; i++) {
+                tf_server *p = s->parts[i];
+                call_sync(p->loop, [p] { drop_last_listener(p); });
+            }
+            call_sync(s->loop, [s] { drop_last_listener(s); });
+        }
     }
-    return rc;
+    if (out.rc) tfapi::set_last_error(out.rc, "%s", out.detail.c_str());
+    return out.rc;
 }
 
 int tfcore_server_port(const tf_server *s) {
@@ -655,36 +662,44 @@ int tfcore_server_close(tf_server *s, int flags) {
     return rc ? rc : r;
 }
 
-int tfcore_server_add_loop(tf_server *s, tf_loop *loop) {
+int tfcore_server_add_loop(tf_server *s, tf_loop *loop,
+                           const std::function<int(tf_server *, std::string *)> &setup,
+                           std::string *detail) {
     if (!loop || loop == s->loop || s->primary != s) return TRUFLUX_EINVAL;
     if (s->listened.load() || s->closing.load()) return TRUFLUX_EINVAL;
     for (tf_server *p : s->parts)
         if (p->loop == loop) return TRUFLUX_EINVAL;
-    tf_server *p = new (std::nothrow) tf_server();
+    std::unique_ptr<tf_server> p(new (std::nothrow) tf_server());
     if (!p) return TRUFLUX_ENOMEM;
     p->primary = s;
     p->loop = loop;
     p->proto = s->proto;
-    p->cfg = s->cfg;  // and the rest of the configuration when the server listens
-    p->cbs.size = sizeof p->cbs;
-    try {
-        s->parts.reserve(s->parts.size() + 1);
-    } catch (...) {
-        delete p;
-        return TRUFLUX_ENOMEM;
-    }
+    p->cfg = s->cfg;
+    call_sync(s->loop, [&] { p->cbs = s->cbs; });
+    s->parts.reserve(s->parts.size() + 1);
     // On the loop's thread: it may be running already. The loop cannot be freed before the
     // server (its part lives on it).
+    int rc = 0;
     call_sync(loop, [&] {
-        p->resume_ev = event_new(loop->base, -1, 0, on_resume, p);
-        if (p->resume_ev) loop->objects++;
+        // Nothing may escape into the loop that runs this.
+        try {
+            build_hello(p.get());
+            if (setup) rc = setup(p.get(), detail);
+        } catch (...) {
+            rc = TRUFLUX_ENOMEM;
+        }
+        if (rc) return;
+        p->resume_ev = event_new(loop->base, -1, 0, on_resume, p.get());
+        if (!p->resume_ev) {
+            rc = TRUFLUX_ENOMEM;
+            return;
+        }
+        loop->objects++;
     });
-    if (!p->resume_ev) {
-        delete p;
-        return TRUFLUX_ENOMEM;
-    }
+    // A part that failed held no connection: its layers' objects can go from here.
+    if (rc) return rc;
     p->proto->retain();
-    s->parts.push_back(p);
+    s->parts.push_back(p.release());
     return 0;
 }
 

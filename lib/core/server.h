@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -44,7 +46,10 @@ struct tf_server : tfcore::endpoint {
     // Several loops (tf_server_add_loop): the handle the application holds is the primary;
     // each added loop gets a part, a server of its own on that loop with the primary's
     // configuration, whose listeners share the primary's addresses (SO_REUSEPORT). A
-    // connection belongs to the part that accepted it, so it lives on one loop only.
+    // connection belongs to the part that accepted it, so it lives on one loop only. Each
+    // part owns its layers' state (secure settings, file callbacks), touched on its own loop
+    // only: a setter reaches every part through tfcore_server_each, never by sharing an
+    // object that two loops would read while one of them changes it.
     tf_server *primary = this;        // a part's primary; the primary itself otherwise
     std::vector<tf_server *> parts;   // primary: fixed once it listens (read from any thread)
     std::atomic<bool> listened{false};
@@ -75,7 +80,26 @@ int tfcore_server_broadcast(tf_server *s, uint32_t id, int type, const void *dat
                             tf_conn_t *const *exclude, size_t nexclude);
 int tfcore_server_close(tf_server *s, int flags);
 // Before the first listen: the server also accepts on `loop` (see tf_server_add_loop).
-int tfcore_server_add_loop(tf_server *s, tf_loop *loop);
+// `setup` (may be empty) runs on that loop with the new part before it joins the server,
+// to give it the layers the primary has; nonzero: the loop is not added, and that code and
+// *detail are the result.
+int tfcore_server_add_loop(tf_server *s, tf_loop *loop,
+                           const std::function<int(tf_server *part, std::string *detail)> &setup,
+                           std::string *detail);
+// Runs fn(endpoint) on the server's loop, then on each added loop with its part (each on
+// its own thread, waiting for it), stopping at the first nonzero result, which it returns.
+// For setters whose state each loop keeps. From a callback of one of the server's loops it
+// waits for the others: not from callbacks of two of them at once.
+template <class F>
+int tfcore_server_each(tf_server *s, F &&fn) {
+    int rc = 0;
+    tfcore::call_sync(s->loop, [&] { rc = fn(static_cast<tf_server *>(s)); });
+    for (tf_server *p : s->parts) {
+        if (rc) break;
+        tfcore::call_sync(p->loop, [&] { rc = fn(p); });
+    }
+    return rc;
+}
 // Sums over every loop of the server (tf_server_count, tf_server_stats).
 size_t tfcore_server_count(const tf_server *s);
 int tfcore_server_stats(const tf_server *s, tf_server_stats_t *out);

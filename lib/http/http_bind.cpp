@@ -7,6 +7,10 @@
 // The connection gets a duplicate descriptor; evhttp's connection stays, disabled and
 // unanswered, until the WebSocket stream ends, and is freed then. If the application frees
 // the evhttp first, its close callback tells us the connection is gone.
+//
+// A server spread over several loops (tf_server_add_loop) is bound by the part on the loop
+// whose thread binds: an evhttp belongs to one event_base, so its requests, and the
+// connections it upgrades, stay on that loop.
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -126,6 +130,13 @@ void free_binding(void *arg) {
 
 const char *path_or_root(const char *path) { return path ? path : "/"; }
 
+// The server's part on the calling thread's loop, else the server itself.
+tf_server *part_here(tf_server *s) {
+    for (tf_server *p : s->parts)
+        if (tfcore::in_loop(p->loop)) return p;
+    return s;
+}
+
 }  // namespace
 
 extern "C" {
@@ -135,19 +146,20 @@ TRUFLUX_API int tf_server_bind_http(tf_server_t *server, void *evhttp_ptr, const
     if (!server || !evhttp_ptr || path[0] != '/') return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] {
         int rc = 0;
-        tfcore::call_sync(server->loop, [&] {
-            if (server->closing.load()) {
+        tf_server *ep = part_here(server);
+        tfcore::call_sync(ep->loop, [&] {
+            if (ep->closing.load()) {
                 rc = TRUFLUX_ECLOSED;
                 return;
             }
-            binding *b = new binding{server, static_cast<evhttp *>(evhttp_ptr), path};
+            binding *b = new binding{ep, static_cast<evhttp *>(evhttp_ptr), path};
             int r = evhttp_set_cb(b->http, b->path.c_str(), on_request, b);
             if (r != 0) {
                 delete b;
                 rc = r == -1 ? TRUFLUX_EEXIST : TRUFLUX_ENOMEM;
                 return;
             }
-            server->at_free.push_back({free_binding, b});
+            ep->at_free.push_back({free_binding, b});
         });
         return rc;
     });
@@ -158,8 +170,9 @@ TRUFLUX_API int tf_server_unbind_http(tf_server_t *server, void *evhttp_ptr, con
     if (!server || !evhttp_ptr) return TRUFLUX_EINVAL;
     return tfapi::guard<int>([&] {
         int rc = TRUFLUX_ENOTFOUND;
-        tfcore::call_sync(server->loop, [&] {
-            auto &v = server->at_free;
+        tf_server *ep = part_here(server);
+        tfcore::call_sync(ep->loop, [&] {
+            auto &v = ep->at_free;
             for (auto it = v.begin(); it != v.end(); ++it) {
                 if (it->fn != free_binding) continue;
                 binding *b = static_cast<binding *>(it->arg);
