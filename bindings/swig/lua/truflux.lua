@@ -406,10 +406,15 @@ end
 -- Frees the native objects: the loop stops first, so nothing reports into the queue after.
 local function free_endpoint(obj, free_fn)
     if not obj.handle then return end
+    local added = obj.added_loops or {}
     C.tf_loop_stop(obj.loop)
+    -- Each loop of Server:add_loop holds a part of the server: stopped before the server is
+    -- freed, freed after it.
+    for _, l in ipairs(added) do C.tf_loop_stop(l) end
     free_fn(obj.handle)
     C.truflux_loop_free(obj.loop)
-    obj.handle, obj.loop = nil, nil
+    for _, l in ipairs(added) do C.truflux_loop_free(l) end
+    obj.handle, obj.loop, obj.added_loops = nil, nil, nil
     sources[obj.tag] = nil
     for key, c in pairs(conns) do
         if c.owner == obj then
@@ -485,8 +490,49 @@ function Server:listen(...)
     return self
 end
 
+--- Spreads the server over one more network loop, run by a thread of the library
+-- (tf_server_add_loop): every address then gets one listening socket per loop
+-- (SO_REUSEPORT), and the kernel shares new connections out among them. Before
+-- server:listen only (EINVAL after). Callbacks still run in Lua's thread, inside poll/run.
+function Server:add_loop()
+    if not self.handle then error(new_error(C.TRUFLUX_ECLOSED, "server closed"), 2) end
+    local loop = C.truflux_loop_new()
+    if not loop then error(last_error(), 2) end
+    -- Running before it joins the server, so that a failure leaves nothing half-added.
+    local rc = C.tf_loop_start(loop)
+    if rc == OK then rc = C.tf_server_add_loop(self.handle, loop) end
+    if rc ~= OK then
+        C.tf_loop_stop(loop)
+        C.truflux_loop_free(loop)
+        error(new_error(rc, self.started and "add_loop: only before listen"
+                                or C.tf_last_error_detail()), 2)
+    end
+    self.added_loops = self.added_loops or {}
+    self.added_loops[#self.added_loops + 1] = loop
+    return self
+end
+
+--- The loops the server runs on: its own and the added ones.
+function Server:loops() return 1 + #(self.added_loops or {}) end
+
 function Server:port() return C.tf_server_port(self.handle) end
 function Server:count() return C.tf_server_count(self.handle) end
+
+local SERVER_STATS = { "accepted", "opened", "active", "refused_limit", "message_size",
+                       "handshake_timeouts", "idle_timeouts", "protocol_errors",
+                       "secure_errors", "transport_errors", "peer_lost", "msgs_in", "msgs_out",
+                       "bytes_in", "bytes_out" }
+
+--- The server's counters (truflux/server.h's tf_server_stats_t) as a table of integers,
+-- summed over every loop: accepted, opened, active (open now), msgs_in, bytes_out, ...
+function Server:stats()
+    if not self.handle then error(new_error(C.TRUFLUX_ECLOSED, "server closed"), 2) end
+    local st = C.tf_server_stats_t()
+    check(C.tf_server_stats(self.handle, st))
+    local out = {}
+    for _, k in ipairs(SERVER_STATS) do out[k] = st[k] end
+    return out
+end
 
 function Server:on_closed(conn) if conn == nil then self.closed = true end end
 

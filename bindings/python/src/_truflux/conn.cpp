@@ -70,6 +70,8 @@ void init_conn(py::module_ &m) {
              "tf_conn_close. Returns 0 or a negative error code.")
         .def_property_readonly("is_open", &conn::is_open)
         .def_property_readonly("key", &conn::key, "Identifies the connection in events.")
+        .def_property_readonly("loop", &conn::loop_index,
+                               "Which of its server's loops it lives on (0: the server's own).")
         .def_property_readonly("local_address", [](const conn &c) { return c.address(true); })
         .def_property_readonly("remote_address", [](const conn &c) { return c.address(false); })
         .def("stats", &conn::stats);

@@ -21,6 +21,9 @@ public:
     py::object address(bool local) const;
     py::dict stats() const;
     uintptr_t key() const { return reinterpret_cast<uintptr_t>(c_); }
+    // Which of its server's loops the connection lives on (host::loop_at): server.cpp tags
+    // connections of added loops through tf_conn_set_user before their first event.
+    size_t loop_index() const { return reinterpret_cast<uintptr_t>(tf_conn_user(c_)); }
     tf_conn_t *raw() const { return c_; }
     const host_ptr &owner() const { return host_; }
 

@@ -67,12 +67,12 @@ std::shared_ptr<file> started(const std::shared_ptr<conn> &c, tf_file_t *f) {
 
 }  // namespace
 
-int on_loop(host &h, std::function<int()> fn) {
+int on_loop(host &h, size_t which, std::function<int()> fn) {
     auto c = std::make_shared<loop_call>();
     c->fn = std::move(fn);
     return guarded(h, true, [&] {
         auto *arg = new std::shared_ptr<loop_call>(c);
-        int rc = tf_loop_call(h.loop, run_loop_call, arg);
+        int rc = tf_loop_call(h.loop_at(which), run_loop_call, arg);
         if (rc < 0) {
             delete arg;
             return rc;
@@ -151,13 +151,15 @@ void init_file(py::module_ &m) {
         .def("state",
              [](const std::shared_ptr<conn> &c) {
                  tf_conn_t *raw = c->raw();
-                 return check(on_loop(*c->owner(), [raw] { return tf_conn_state(raw); }));
+                 return check(on_loop(*c->owner(), c->loop_index(),
+                                      [raw] { return tf_conn_state(raw); }));
              },
              "tf_conn_state, read on the loop's thread.")
         .def("set_state",
              [](const std::shared_ptr<conn> &c, int state) {
                  tf_conn_t *raw = c->raw();
-                 check(on_loop(*c->owner(), [raw, state] { return tf_conn_set_state(raw, state); }),
+                 check(on_loop(*c->owner(), c->loop_index(),
+                               [raw, state] { return tf_conn_set_state(raw, state); }),
                        "set_state");
              },
              py::arg("state"), "tf_conn_set_state, on the loop's thread (waits for it).");

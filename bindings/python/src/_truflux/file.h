@@ -31,10 +31,10 @@ private:
     tf_file_t *f_;
 };
 
-// Runs fn() -> int on the loop's thread and waits for its result (at most 5 s: then
-// TRUFLUX_ETIMEDOUT), without the GIL. For the calls truflux/conn.h allows on the loop's
-// thread only (protocol states).
-int on_loop(host &h, std::function<int()> fn);
+// Runs fn() -> int on the thread of the host's loop `which` (host::loop_at: a connection's
+// loop_index) and waits for its result (at most 5 s: then TRUFLUX_ETIMEDOUT), without the
+// GIL. For the calls truflux/conn.h allows on the loop's thread only (protocol states).
+int on_loop(host &h, size_t which, std::function<int()> fn);
 
 // A tf_secure_info_t as a dict (secure.cpp).
 py::object secure_info_dict(const tf_secure_info_t &s);

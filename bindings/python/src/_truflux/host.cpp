@@ -21,6 +21,10 @@ host::~host() {
         tf_loop_stop(loop);
         truflux_loop_free(loop);
     }
+    for (tf_loop_t *l : added) {
+        tf_loop_stop(l);
+        truflux_loop_free(l);
+    }
 }
 
 }  // namespace tfpy

@@ -359,8 +359,8 @@ class AsyncServer(ServerBase, _Watcher):
     _transfer_class = AsyncTransfer
 
     def __init__(self, url: Union[str, Iterable[str]], protocol: Protocol, *,
-                 queue_max: int = 0, **options: Any) -> None:
-        super().__init__(url, protocol, queue_max, options, "serve")
+                 queue_max: int = 0, loops: int = 1, **options: Any) -> None:
+        super().__init__(url, protocol, queue_max, options, "serve", loops)
         self._cap = queue_max or _truflux.QUEUE_DEFAULT_MAX
         self._backlog = 0  # bytes of messages waiting for their connection's handlers
         self._tasks: Set["asyncio.Task[None]"] = set()

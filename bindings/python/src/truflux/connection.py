@@ -100,6 +100,12 @@ class Connection:
     def key(self) -> int:
         return self._native.key
 
+    @property
+    def loop(self) -> int:
+        """Which of its server's loops the connection lives on: 0 for the server's own, 1..
+        for those :meth:`truflux.Server.add_loop` added (always 0 for a client's)."""
+        return self._native.loop
+
     # ---- the secure layer (truflux/security.h) --------------------------------------------
 
     @property

@@ -32,15 +32,20 @@ class ServerBase:
     _transfer_class = Transfer
 
     def __init__(self, urls: Union[str, Iterable[str]], protocol: Protocol, queue_max: int,
-                 options: Dict[str, Any], owner: str) -> None:
+                 options: Dict[str, Any], owner: str, loops: int = 1) -> None:
         if not isinstance(protocol, Protocol):
             raise TypeError("protocol must be a truflux.Protocol")
         if isinstance(urls, str):
             urls = [urls]
+        if isinstance(loops, bool) or not isinstance(loops, int):
+            raise TypeError(f"{owner}(): loops: an int, not {type(loops).__name__}")
+        if loops < 1:
+            raise ValueError(f"{owner}(): loops: at least 1, not {loops}")
         self.urls: List[str] = list(urls)
         self.protocol = protocol
         native_opts = _options.build(options, owner)
-        self._native = _truflux.Server(protocol._native, native_opts, queue_max, self.urls)
+        self._native = _truflux.Server(protocol._native, native_opts, queue_max, self.urls,
+                                       loops)
         self._finalizer = weakref.finalize(self, self._native.free)
         self._conns: Dict[int, Connection] = {}
         self._on_open: Optional[Callable[..., Any]] = None
@@ -119,6 +124,35 @@ class ServerBase:
     def connections(self) -> List[Connection]:
         """The open connections."""
         return list(self._conns.values())
+
+    @property
+    def count(self) -> int:
+        """The number of open connections, over every loop, as the library counts them
+        (``connections`` is what the handlers have seen so far)."""
+        return self._native.count
+
+    @property
+    def loops(self) -> int:
+        """The number of loops the server runs on (1 and the added ones)."""
+        return self._native.loops
+
+    def add_loop(self) -> None:
+        """Spreads the server over one more network loop, run by a thread of the library's
+        own (tf_server_add_loop): every address then gets one listening socket per loop
+        (SO_REUSEPORT) and the kernel shares new connections out among them. Only before
+        the server listens: create it with no address (``Server([], proto)``), add the
+        loops, then :meth:`listen`; afterwards it raises :class:`truflux.EINVAL`. The
+        ``loops=N`` keyword of the constructor does the same for N - 1 loops. Handlers
+        still run on the thread that handles the events, one at a time."""
+        self._native.add_loop()
+
+    def stats(self) -> Dict[str, int]:
+        """The server's counters since it was created, summed over every loop (truflux/
+        server.h's tf_server_stats_t): ``accepted``, ``opened``, ``active`` (open now),
+        ``refused_limit``, ``message_size``, ``handshake_timeouts``, ``idle_timeouts``,
+        ``protocol_errors``, ``secure_errors``, ``transport_errors``, ``peer_lost``,
+        ``msgs_in``, ``msgs_out``, ``bytes_in``, ``bytes_out``."""
+        return self._native.stats()
 
     def listen(self, url: str) -> None:
         """Listens on one more address."""
@@ -207,12 +241,13 @@ class Server(ServerBase):
     ``url`` is one address or a list ("tcp://HOST:PORT"; port 0 picks a free one), listened
     on before the constructor returns. Keyword options are those of :class:`Client`
     (``max_connections``, ``idle_timeout``...). The network side runs on a thread of the
-    library's own; an exception a handler raises comes out of :meth:`serve_forever`.
+    library's own; ``loops=N`` spreads it over N such threads (see :meth:`add_loop`). An
+    exception a handler raises comes out of :meth:`serve_forever`.
     """
 
     def __init__(self, url: Union[str, Iterable[str]], protocol: Protocol, *,
-                 queue_max: int = 0, **options: Any) -> None:
-        super().__init__(url, protocol, queue_max, options, "Server")
+                 queue_max: int = 0, loops: int = 1, **options: Any) -> None:
+        super().__init__(url, protocol, queue_max, options, "Server", loops)
         self._lock = threading.RLock()  # one consumer of the queue at a time
         self._stop = False
         self._poller = select.poll()

@@ -1,6 +1,6 @@
 // The Java binding's tests, in one JVM: MessagePack, the error classes, each payload type
 // through an echo server (`truflux serve`), an encrypted session, a file transfer, a Java
-// server, and examples/java/EchoClient.
+// server (also on two loops, with its counters), and examples/java/EchoClient.
 //
 // usage: TrufluxTest URL SERVER_PUB_FILE OTHER_PUB_FILE ACCEPT_DIR WORK_DIR
 //   URL: a `truflux serve --secure optional --key K --accept-files ACCEPT_DIR` server.
@@ -31,6 +31,7 @@ import org.truflux.Options;
 import org.truflux.Protocol;
 import org.truflux.SecureInfo;
 import org.truflux.Server;
+import org.truflux.ServerStats;
 import org.truflux.TrufluxException;
 import org.truflux.Type;
 
@@ -91,6 +92,7 @@ public final class TrufluxTest {
         secure(url, Paths.get(args[1]), serverPub, otherPub);
         files(url, acceptDir, work);
         javaServer(work);
+        serverLoops();
         example(url);
         System.out.println("TrufluxTest: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 && passed > 0 ? 0 : 1);
@@ -305,6 +307,63 @@ public final class TrufluxTest {
                 check(Objects.equals(await(r.closed, WAIT), TrufluxException.ESHUTDOWN.CODE),
                       "server close reaches the client as ESHUTDOWN");
             }
+        }
+    }
+
+    /** A Java server on two loops (addLoop): 20 clients echo, counters sum both loops. */
+    @SuppressWarnings("try") // closes the server inside its try block on purpose
+    static void serverLoops() throws Exception {
+        final int n = 20;
+        Listener echo = new Listener() {
+            @Override public void onMessage(Connection c, Message m) {
+                c.send(m.name(), m.type(), m.data());
+            }
+        };
+        List<Client> clients = new java.util.ArrayList<>();
+        try (Protocol p = new Protocol("echo"); Server s = new Server(p, null, echo)) {
+            s.addLoop();
+            check(s.loops() == 2, "two loops: " + s.loops());
+            s.listen("tcp://127.0.0.1:0");
+            boolean late = false;
+            try {
+                s.addLoop();
+            } catch (TrufluxException.EINVAL e) {
+                late = true;
+            }
+            check(late && s.loops() == 2, "addLoop after listen gives EINVAL");
+            int echoed = 0;
+            try {
+                for (int i = 0; i < n; i++) {
+                    Recorder r = new Recorder();
+                    Client c = new Client(p, r);
+                    clients.add(c);
+                    c.connect("tcp://127.0.0.1:" + s.port());
+                    if (!c.awaitOpen(WAIT, TimeUnit.SECONDS)) continue;
+                    c.connection().send("echo", "n" + i);
+                    Message m = r.next();
+                    if (m != null && m.text().equals("n" + i)) echoed++;
+                }
+                check(echoed == n, "every client of the two-loop server echoes: " + echoed);
+                check(s.count() == n, "count over both loops: " + s.count());
+                ServerStats st = s.stats();
+                check(st.active() == n && st.opened() == n && st.accepted() == n
+                      && st.msgsIn() == n && st.msgsOut() == n && st.bytesIn() > 0
+                      && st.protocolErrors() == 0, "stats over both loops: " + st);
+            } finally {
+                for (Client c : clients) c.close();
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
+            while (s.count() > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+            ServerStats st = s.stats();
+            check(st.active() == 0 && st.opened() == n, "stats after the clients left: " + st);
+            s.close();
+            boolean closed = false;
+            try {
+                s.stats();
+            } catch (TrufluxException.ECLOSED e) {
+                closed = true;
+            }
+            check(closed, "stats after close gives ECLOSED");
         }
     }
 

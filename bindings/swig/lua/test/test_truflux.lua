@@ -1,5 +1,6 @@
 -- The Lua binding's tests (tests/test_swig_lua.sh runs them): MessagePack, errors, each
--- payload type through an echo server, an encrypted session, a file transfer, a Lua server.
+-- payload type through an echo server, an encrypted session, a file transfer, a Lua server
+-- (also on two loops, with its counters).
 -- usage: test_truflux.lua URL SERVER_PUB OTHER_PUB ACCEPT_DIR WORK_DIR
 --   URL: a `truflux serve --secure optional --key K --accept-files ACCEPT_DIR` server.
 local truflux = require("truflux")
@@ -203,6 +204,48 @@ do
     check(truflux.run(function() return rec.closed end, WAIT)
           and rec.closed == truflux.errors.ESHUTDOWN, "server close reaches the client")
     rec.client:close()
+end
+
+---------------------------------------------------------------- a Lua server on two loops
+do
+    local N = 20
+    local server = truflux.server{
+        protocol = { "echo" },
+        on_message = function(conn, msg) conn:send_raw(msg.name, msg.type, msg.data) end,
+    }
+    check(server:add_loop() == server and server:loops() == 2, "add_loop: two loops")
+    server:listen("tcp://127.0.0.1:0")
+    local ok, err = pcall(server.add_loop, server)
+    check(not ok and err.name == "EINVAL" and server:loops() == 2,
+          "add_loop after listen gives EINVAL: " .. tostring(err))
+    local recs = {}
+    for i = 1, N do
+        local rec = recording_client()
+        recs[i] = rec
+        rec.client:connect("tcp://127.0.0.1:" .. server:port())
+        rec.client:send("echo", "n" .. i)
+    end
+    local function all_echoed()
+        for i, rec in ipairs(recs) do
+            if not (rec.messages[1] and rec.messages[1].data == "n" .. i) then return false end
+        end
+        return true
+    end
+    check(truflux.run(all_echoed, WAIT), "every client of the two-loop server echoes")
+    check(server:count() == N, "count over both loops: " .. server:count())
+    local st = server:stats()
+    check(st.active == N and st.opened == N and st.accepted == N and st.msgs_in == N
+          and st.msgs_out == N and st.bytes_in > 0 and st.protocol_errors == 0
+          and math.type(st.active) == "integer",
+          string.format("stats over both loops: active %s opened %s msgs_in %s",
+                        st.active, st.opened, st.msgs_in))
+    for _, rec in ipairs(recs) do rec.client:close() end
+    check(truflux.run(function() return server:count() == 0 end, WAIT), "clients gone")
+    st = server:stats()
+    check(st.active == 0 and st.opened == N, "stats after the clients left")
+    server:close()
+    ok, err = pcall(server.stats, server)
+    check(not ok and err.name == "ECLOSED", "stats after close gives ECLOSED")
 end
 
 print(string.format("test_truflux.lua: %d passed, %d failed", passed, failed))
