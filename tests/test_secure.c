@@ -994,6 +994,130 @@ static void test_secure_large_direct_chachapoly(void **state)
     direct_run("ChaChaPoly");
 }
 
+/* ---- small records meeting a full socket ------------------------------------------------- */
+
+/* The descriptor of a connected TCP socket of this process whose local (want_local) or peer
+ * port is `port`; -1 if none. */
+static int socket_with_port(int port, int want_local)
+{
+    for (int fd = 3; fd < 4096; fd++) {
+        struct sockaddr_in me, peer;
+        socklen_t a = sizeof me, b = sizeof peer;
+        if (getsockname(fd, (struct sockaddr *)&me, &a) != 0 ||
+            getpeername(fd, (struct sockaddr *)&peer, &b) != 0 || me.sin_family != AF_INET)
+            continue;
+        if (ntohs(want_local ? me.sin_port : peer.sin_port) == port)
+            return fd;
+    }
+    return -1;
+}
+
+/* A record is sealed where its small messages were gathered and written from there while
+ * nothing is queued; when the socket does not take it (the server here does not read: its
+ * loop is not run), it is queued and later messages queue behind it. Once the server reads
+ * again every message arrives, in order. (Loopback TCP takes a record of up to 16 KiB whole
+ * or not at all; a write taken in part is checked on a socket pair in test_ws_direct.cpp.) */
+static void partial_run(const char *cipher)
+{
+    tf_loop_t *sl = truflux_loop_new(), *cl = truflux_loop_new();
+    assert_non_null(sl);
+    assert_non_null(cl);
+    tf_protocol_t *proto = truflux_protocol_new();
+    assert_true(tf_protocol_add(proto, "chat", 0, 0) >= 0);
+    sec_rec_t s, c;
+    memset(&s, 0, sizeof s);
+    memset(&c, 0, sizeof c);
+    tf_options_t *so = tfs_options(), *co = tfs_options();
+    tfs_opt(so, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_REQUIRED);
+    tfs_opt(co, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_OPTIONAL);
+    opt_str(so, TRUFLUX_OPT_SECURE_CIPHERS, cipher);
+    tf_server_t *server = truflux_server_new(sl, proto, so);
+    assert_non_null(server);
+    tf_callbacks_t scb = sec_callbacks(&s, "server");
+    assert_int_equal(tf_server_set_callbacks(server, &scb), 0);
+    assert_int_equal(tf_server_listen(server, "tcp://127.0.0.1:0"), 0);
+    int port = tf_server_port(server);
+    tf_client_t *client = truflux_client_new(cl, proto, co);
+    assert_non_null(client);
+    tf_callbacks_t ccb = sec_callbacks(&c, "client");
+    assert_int_equal(tf_client_set_callbacks(client, &ccb), 0);
+    char url[64];
+    assert_int_equal(tf_client_connect(client, tfs_url(url, sizeof url, port)), 0);
+    int64_t deadline = tfs_now_ms() + TFS_WAIT_MS;
+    while ((c.rec.opens < 1 || s.rec.opens < 1 || c.secures < 1) && tfs_now_ms() < deadline) {
+        tfs_pump_once(sl, 1);
+        tfs_pump_once(cl, 1);
+    }
+    assert_int_equal(c.rec.opens, 1);
+    assert_int_equal(s.rec.opens, 1);
+    tf_conn_t *cc = tf_client_conn(client);
+    /* A small send buffer: the socket is full soon after the server's receive buffer. (Not
+     * a small receive buffer: below the loopback MSS its window would hardly reopen.) */
+    int cfd = socket_with_port(port, 0);
+    assert_true(cfd >= 0);
+    int small = 4096;
+    assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+
+    enum { MAX = 20000 };
+    char text[400];
+    int sent = 0, partial = 0, behind = 0;
+    for (int round = 0; sent < MAX && behind < 200; round++) {
+        tf_conn_stats_t before = { .size = sizeof before }, after = { .size = sizeof after };
+        assert_int_equal(tf_conn_stats(cc, &before), 0);
+        /* 1 to 40 messages a record, so that records of many sizes meet the socket's room. */
+        for (int k = 0; k <= round % 40 && sent < MAX; k++, sent++) {
+            snprintf(text, sizeof text, "message %06d of a stalled reader %0300d", sent, sent);
+            assert_int_equal(tf_send_name(cc, "chat", TRUFLUX_TYPE_TEXT, text, strlen(text)),
+                             0);
+        }
+        tfs_pump_once(cl, 0); /* the flush: seal, write */
+        assert_int_equal(tf_conn_stats(cc, &after), 0);
+        if (before.queued == 0 && after.queued > 0)
+            partial++;
+        if (partial)
+            behind++;
+    }
+    assert_true(partial >= 1);
+    deadline = tfs_now_ms() + 4 * TFS_WAIT_MS;
+    while (s.rec.nmsgs < (size_t)sent && tfs_now_ms() < deadline) {
+        tfs_pump_once(sl, 1);
+        tfs_pump_once(cl, 0);
+    }
+    assert_int_equal((int)s.rec.nmsgs, sent);
+    for (int i = 0; i < sent; i++) {
+        snprintf(text, sizeof text, "message %06d of a stalled reader %0300d", i, i);
+        assert_string_equal((const char *)s.rec.msgs[i].data, text);
+    }
+    assert_int_equal(s.fails, 0);
+    assert_int_equal(c.fails, 0);
+    truflux_client_free(client);
+    truflux_server_free(server);
+    tfs_rec_free(&c.rec);
+    tfs_rec_free(&s.rec);
+    truflux_options_free(so);
+    truflux_options_free(co);
+    truflux_protocol_free(proto);
+    /* Each loop runs its own deferred frees. */
+    for (int i = 0; i < 5; i++) {
+        tfs_pump_once(sl, 0);
+        tfs_pump_once(cl, 0);
+    }
+    assert_int_equal(truflux_loop_free(cl), 0);
+    assert_int_equal(truflux_loop_free(sl), 0);
+}
+
+static void test_secure_small_partial_aesgcm(void **state)
+{
+    (void)state;
+    partial_run("AESGCM");
+}
+
+static void test_secure_small_partial_chachapoly(void **state)
+{
+    (void)state;
+    partial_run("ChaChaPoly");
+}
+
 /* ---- a new handshake after a reconnect -------------------------------------------------- */
 
 static void test_secure_reconnect_handshakes_again(void **state)
@@ -1094,6 +1218,8 @@ int main(void)
         cmocka_unit_test(test_secure_large_messages),
         cmocka_unit_test(test_secure_large_direct_aesgcm),
         cmocka_unit_test(test_secure_large_direct_chachapoly),
+        cmocka_unit_test(test_secure_small_partial_aesgcm),
+        cmocka_unit_test(test_secure_small_partial_chachapoly),
         cmocka_unit_test(test_secure_reconnect_handshakes_again),
         cmocka_unit_test(test_secure_option_checks),
     };

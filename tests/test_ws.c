@@ -421,6 +421,135 @@ static void test_raw_ws_ping_fragments_and_close(void **state)
     env_free(&e);
 }
 
+/* The server's end of the raw peer's connection (same process): the descriptor whose peer
+ * is r's local address. -1 if none. */
+static int server_side_fd(const tfs_raw_t *r)
+{
+    struct sockaddr_in me, peer;
+    socklen_t len = sizeof me;
+    if (getsockname(r->fd, (struct sockaddr *)&me, &len) != 0)
+        return -1;
+    for (int fd = 3; fd < 4096; fd++) {
+        len = sizeof peer;
+        if (fd == r->fd || getpeername(fd, (struct sockaddr *)&peer, &len) != 0)
+            continue;
+        if (peer.sin_family == AF_INET && peer.sin_port == me.sin_port &&
+            peer.sin_addr.s_addr == me.sin_addr.s_addr)
+            return fd;
+    }
+    return -1;
+}
+
+/* Many small echoes, over small socket buffers, to a reader that lets them fill. The server
+ * writes each echo straight from the connection while nothing is queued, and through its
+ * queue once the socket is full. Every echo comes back whole and in order, in well-formed
+ * unmasked frames (any length encoding). (Writes the socket takes only in part are checked
+ * at the stream's level in test_ws_direct.cpp.) */
+static void test_raw_ws_echoes_under_backpressure(void **state)
+{
+    (void)state;
+    env_t e;
+    env_start(&e, "ws://127.0.0.1:0", NULL);
+    tfs_raw_t r;
+    ws_raw_open(&e, &r);
+    /* A small send buffer on the server's side, so that its socket fills sooner. (Not a
+     * small receive buffer: below the loopback MSS its window would hardly reopen.) */
+    int small = 4096;
+    TFS_WAIT(e.loop, server_side_fd(&r) >= 0, TFS_WAIT_MS);
+    int sfd = server_side_fd(&r);
+    assert_true(sfd >= 0);
+    assert_int_equal(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    tfs_buf_t tf = { 0 }, ws = { 0 }, got = { 0 };
+    hello_frame(&e, &tf);
+    ws_put(&ws, 0x82, tf.p, tf.len);
+    assert_int_equal(tfs_raw_send(e.loop, &r, ws.p, ws.len, TFS_WAIT_MS), 0);
+
+    /* One echo a read first (each written directly, until the socket is full), then 50 a
+     * message (the queue's path). */
+    enum { N = 30000, SINGLE = 20000, BATCH = 50 };
+    uint32_t echo = tf_protocol_name_id("echo");
+    for (int i = 0, step = 1; i < N; i += step) {
+        step = i < SINGLE ? 1 : BATCH;
+        tf.len = ws.len = 0;
+        for (int k = i; k < i + step; k++) {
+            char t[16];
+            int n = snprintf(t, sizeof t, "m%05d", k);
+            tfs_frame_put(&tf, TFS_KIND_MSG_TEXT, echo, t, (size_t)n);
+        }
+        ws_put(&ws, 0x82, tf.p, tf.len);
+        /* Reads only when its own send would block: the server's side fills meanwhile. */
+        assert_int_equal(tfs_raw_send(e.loop, &r, ws.p, ws.len, 20000), 0);
+        if (step == 1) {
+            tfs_pump_once(e.loop, 0);
+            /* Now and then make room, so that direct writes resume and meet a full socket
+             * again. */
+            if (i % 16 == 15) {
+                tfs_raw_poll_in(&r);
+                tfs_pump_once(e.loop, 0);
+            }
+        }
+    }
+    /* The WebSocket payloads, joined: the WELCOME, then the echoes. */
+    size_t echoes = (size_t)N * (TFS_HDR + 6), at = 0, welcome = 0;
+    int64_t deadline = tfs_now_ms() + 20000;
+    while (tfs_now_ms() < deadline && !r.ended) {
+        tfs_raw_poll_in(&r);
+        for (;;) {
+            const uint8_t *p = r.in.p + at;
+            size_t have = r.in.len - at, h = 2;
+            if (have < 2)
+                break;
+            assert_int_equal(p[0], 0x82);         /* whole binary messages, FIN set */
+            assert_int_equal(p[1] & 0x80, 0);     /* not masked */
+            uint64_t len = p[1] & 0x7f;
+            if (len == 126) {
+                if (have < 4)
+                    break;
+                len = tfs_get_u16(p + 2);
+                h = 4;
+            } else if (len == 127) {
+                if (have < 10)
+                    break;
+                len = (uint64_t)tfs_get_u32(p + 2) << 32 | tfs_get_u32(p + 6);
+                h = 10;
+            }
+            if (have < h + len)
+                break;
+            if (got.len == 0) { /* the WELCOME comes first */
+                assert_true(len >= TFS_HDR);
+                assert_int_equal(p[h], TFS_KIND_WELCOME);
+                welcome = TFS_HDR + tfs_get_u32(p + h + 5);
+            }
+            tfs_buf_put(&got, p + h, (size_t)len);
+            at += h + (size_t)len;
+        }
+        if (welcome && got.len >= welcome + echoes)
+            break;
+        tfs_pump_once(e.loop, 5);
+    }
+    if (got.len != welcome + echoes)
+        fprintf(stderr, "  got %zu of %zu bytes; ended %d, server errors %d closes %d reason %d\n",
+                got.len, welcome + echoes, r.ended, e.srec.errors, e.srec.closes,
+                e.srec.last_close_reason);
+    assert_true(welcome > 0);
+    assert_int_equal(got.len, welcome + echoes);
+    size_t off = welcome;
+    for (int k = 0; k < N; k++) {
+        char t[16];
+        snprintf(t, sizeof t, "m%05d", k);
+        assert_int_equal(got.p[off], TFS_KIND_MSG_TEXT);
+        assert_int_equal(tfs_get_u32(got.p + off + 5), 6);
+        assert_memory_equal(got.p + off + TFS_HDR, t, 6);
+        off += TFS_HDR + 6;
+    }
+    assert_int_equal(e.srec.errors, 0);
+    tfs_buf_free(&tf);
+    tfs_buf_free(&ws);
+    tfs_buf_free(&got);
+    tfs_raw_close(&r);
+    env_free(&e);
+}
+
 /* Each violation gets a close frame with its status, then the end of the socket. */
 static void expect_ws_close(env_t *e, const uint8_t *frames, size_t len, uint16_t status)
 {
@@ -524,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_one_port_for_both),
         cmocka_unit_test(test_http_refusals),
         cmocka_unit_test(test_raw_ws_ping_fragments_and_close),
+        cmocka_unit_test(test_raw_ws_echoes_under_backpressure),
         cmocka_unit_test(test_raw_ws_violations),
         cmocka_unit_test(test_server_close_sends_ws_close),
     };

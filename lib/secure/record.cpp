@@ -81,27 +81,49 @@ int record_writer::queue_rest(evbuffer *out, const uint8_t *rec, size_t n, const
 
 int record_writer::seal(evbuffer *out) {
     if (fill_ == 0) return 0;
-    int rc = seal_from(out, buf_.get(), fill_);
+    int rc = seal_from(out, buf_.get() + tfw::HEADER_SIZE, fill_);
+    sealed();
+    return rc;
+}
+
+int record_writer::seal_here(uint8_t **rec, size_t *n) {
+    *rec = nullptr;
+    *n = 0;
+    if (fill_ == 0) return 0;
+    int rc = seal_at(buf_.get(), nullptr, buf_.get() + tfw::HEADER_SIZE, fill_, n);
+    if (rc != 0) {
+        sealed();
+        return rc;
+    }
+    *rec = buf_.get();
+    return 0;
+}
+
+void record_writer::sealed() {
     fill_ = 0;
     if (cap_ > GATHER_KEEP) drop_buffer();
-    return rc;
 }
 
 int record_writer::gather(const uint8_t *hdr, const void *data, size_t len) {
     size_t want = fill_ + tfw::HEADER_SIZE + len;  // <= GATHER_MAX (the caller checked)
-    if (want > cap_) {
+    // Room for the record's header before the plaintext and its tag after it, so that the
+    // record can be sealed where it was gathered.
+    size_t need = tfw::HEADER_SIZE + want + tfc::TAG_LEN;
+    if (need > cap_) {
         size_t cap = cap_ ? cap_ : 64;
-        while (cap < want) cap *= 2;
-        if (cap > GATHER_MAX) cap = GATHER_MAX;
+        while (cap < need) cap *= 2;
+        if (cap > GATHER_MAX + tfw::HEADER_SIZE + tfc::TAG_LEN)
+            cap = GATHER_MAX + tfw::HEADER_SIZE + tfc::TAG_LEN;
         std::unique_ptr<uint8_t[]> b(new (std::nothrow) uint8_t[cap]);
         if (!b) return TRUFLUX_ENOMEM;
-        if (fill_) memcpy(b.get(), buf_.get(), fill_);
+        if (fill_) memcpy(b.get() + tfw::HEADER_SIZE, buf_.get() + tfw::HEADER_SIZE, fill_);
         drop_buffer();
         buf_ = std::move(b);
         cap_ = cap;
     }
-    memcpy(buf_.get() + fill_, hdr, tfw::HEADER_SIZE);
-    if (len) memcpy(buf_.get() + fill_ + tfw::HEADER_SIZE, data, len);
+    uint8_t *at = buf_.get() + tfw::HEADER_SIZE + fill_;
+    memcpy(at, hdr, tfw::HEADER_SIZE);
+    if (len) memcpy(at + tfw::HEADER_SIZE, data, len);
     fill_ = want;
     return 0;
 }

@@ -63,6 +63,12 @@ public:
     int add(evbuffer *out, uint8_t kind, uint32_t id, const void *data, size_t len);
     // Seals what is gathered into one record appended to out (nothing when empty).
     int seal(evbuffer *out);
+    // Seals what is gathered into one record where it lies: *rec and *n give it (NULL and
+    // 0 when nothing is gathered), valid until the next call to this writer. The caller
+    // writes it (or copies it into the queue), then calls sealed(). 0 or a cipher code.
+    // Spares a small message the queue's allocation.
+    int seal_here(uint8_t **rec, size_t *n);
+    void sealed();
 
     // A large frame with nothing gathered nor queued before it: its records are sealed one
     // at a time into `scratch` (RECORD_MAX bytes, reused) and offered to `write(p, n)`,

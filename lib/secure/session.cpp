@@ -419,9 +419,26 @@ void secure_conn::maybe_rekey(tf_conn *c, evbuffer *out) {
 }
 
 void secure_conn::flush(tf_conn *c, evbuffer *out) {
-    if (tx_on_.load(std::memory_order_relaxed) && writer_.active() && !writer_.empty() &&
-        writer_.seal(out) != 0)
+    if (!tx_on_.load(std::memory_order_relaxed) || !writer_.active() || writer_.empty()) return;
+    if (evbuffer_get_length(out) != 0 || !c->io || !c->io->can_write_direct()) {
+        if (writer_.seal(out) != 0) cipher_failed(c);
+        return;
+    }
+    // Nothing queued: the record is sealed where it was gathered and written from there, so
+    // a message costs the queue no memory; only what the socket does not take is copied.
+    uint8_t *rec = nullptr;
+    size_t n = 0;
+    if (writer_.seal_here(&rec, &n) != 0) {
         cipher_failed(c);
+        return;
+    }
+    ssize_t w = c->io->write_direct(rec, tfw::HEADER_SIZE, rec + tfw::HEADER_SIZE,
+                                    n - tfw::HEADER_SIZE);
+    size_t done = w > 0 ? (size_t)w : 0;
+    c->bytes_out.fetch_add(done, std::memory_order_relaxed);
+    int rc = done < n ? evbuffer_add(out, rec + done, n - done) : 0;
+    writer_.sealed();
+    if (rc != 0) cipher_failed(c);
 }
 
 // ---- receiving -------------------------------------------------------------------------

@@ -162,6 +162,13 @@ public:
     ssize_t handshake() override;
     ssize_t read(uint8_t *buf, size_t len) override;
     ssize_t write(evbuffer *out) override;
+    // One WebSocket message from the caller's memory (the server's frames are not masked:
+    // no copy at all; a client's are masked into its scratch). Not over TLS: the inner
+    // stream transforms the bytes anyway.
+    bool can_write_direct() const override {
+        return !inner_ && (mode_ == OPEN || mode_ == RAW);
+    }
+    ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override;
     bool has_pending() const override {
         return in_off_ < in_.size() || (inner_ && inner_->has_pending());
     }
@@ -668,6 +675,64 @@ ssize_t ws_stream::write(evbuffer *out) {
         frame_left_ -= left;
         scratch_off_ += left;
     }
+    return (ssize_t)left;
+}
+
+ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) {
+    size_t total = hlen + len;
+    if (inner_) return IO_NO_DIRECT;
+    iovec iov[4];
+    int n = 0;
+    if (mode_ == RAW) {
+        iov[n++] = {const_cast<uint8_t *>(hdr), hlen};
+        if (len) iov[n++] = {const_cast<void *>(data), len};
+        return low_sendv(iov, n);
+    }
+    // Between frames only, and never after our close; then the queue's path decides.
+    if (mode_ != OPEN || frame_active() || close_sent_ || (!server_ && total > CLIENT_FRAG))
+        return IO_NO_DIRECT;
+    stage_control();
+    if (close_sent_ && stage_off_ < stage_len_) return IO_NO_DIRECT;
+    if (server_) {
+        hdr_len_ = ws::header_write(hdr_, ws::OP_BINARY, true, total, nullptr);
+    } else {
+        if (!scratch_) {
+            scratch_.reset(new (std::nothrow) uint8_t[CLIENT_FRAG]);
+            if (!scratch_) return IO_NO_DIRECT;
+        }
+        uint8_t key[4];
+        next_mask(key);
+        ws::mask_copy(scratch_.get(), hdr, hlen, key, 0);
+        if (len) ws::mask_copy(scratch_.get() + hlen, static_cast<const uint8_t *>(data), len, key, hlen);
+        hdr_len_ = ws::header_write(hdr_, ws::OP_BINARY, true, total, key);
+        msg_left_ = 0;
+        scratch_off_ = 0;
+    }
+    hdr_off_ = 0;
+    frame_left_ = total;
+    if (stage_off_ < stage_len_) iov[n++] = {stage_ + stage_off_, stage_len_ - stage_off_};
+    iov[n++] = {hdr_, hdr_len_};
+    if (server_) {
+        iov[n++] = {const_cast<uint8_t *>(hdr), hlen};
+        if (len) iov[n++] = {const_cast<void *>(data), len};
+    } else {
+        iov[n++] = {scratch_.get(), total};
+    }
+    ssize_t w = low_sendv(iov, n);
+    // Whatever is not taken stays a frame in progress: its header (and a client's masked
+    // payload) here, the payload's rest in the queue the caller puts it in, which write()
+    // goes on with.
+    size_t left = w > 0 ? (size_t)w : 0;
+    size_t k = std::min(left, stage_len_ - stage_off_);
+    stage_off_ += k;
+    left -= k;
+    if (stage_off_ == stage_len_) stage_off_ = stage_len_ = 0;
+    k = std::min(left, hdr_len_ - hdr_off_);
+    hdr_off_ += k;
+    left -= k;
+    frame_left_ -= left;
+    scratch_off_ += left;
+    if (w < 0 && w != IO_WANT_WRITE) return w;
     return (ssize_t)left;
 }
 
