@@ -10,6 +10,8 @@
   wrong CA (ECERT), a pinned certificate fingerprint, a wrong pin (EPIN), a client
   certificate.
 * truflux to truflux over TLS with the Noise layer on top.
+* Python's ssl module as the client, forcing each suite whose records the library seals
+  with its own AEAD code (AES-256-GCM, ChaCha20-Poly1305), echoing several MiB.
 
 Certificates are made at test time with `openssl req` / `openssl x509` in a temporary
 directory under the build directory. TRUFLUX_BIN names the CLI (skipped without it unless
@@ -22,6 +24,8 @@ import re
 import selectors
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -331,6 +335,58 @@ class TlsTest(unittest.TestCase):
                                             hello_frame(0x01), 0)
         self.assertEqual(frames, [], "no client certificate, no WELCOME")
 
+    # --- Python ssl, one suite at a time, megabytes both ways -------------------------------
+
+    def python_ssl_echo(self, suite):
+        s = self.serve()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.pki.ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(suite)
+        # Sizes around the 16 KiB record and far beyond it: 4.2 MB each way in all.
+        sizes = [1, 16383, 16384, 16385, 65536, 1 << 20, 3 << 20]
+        with socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                self.assertEqual(tls.cipher()[0], suite)
+                dec = tf.FrameDecoder()
+
+                def next_frame():
+                    deadline = time.monotonic() + TIMEOUT
+                    while time.monotonic() < deadline:
+                        f = dec.next()
+                        if f is not None:
+                            return f
+                        chunk = tls.recv(1 << 20)
+                        if not chunk:
+                            raise AssertionError("the server ended the connection")
+                        dec.feed(chunk)
+                    raise AssertionError("timed out waiting for a frame")
+
+                tls.sendall(hello_frame(0x01))
+                self.assertEqual(next_frame().kind, 0x02)
+                for i, n in enumerate(sizes):
+                    text = bytes(0x61 + (j * 7 + i) % 26 for j in range(n)).decode()
+                    tls.sendall(text_frame("echo", text))
+                    f = next_frame()
+                    self.assertEqual((f.kind, len(f.payload)), (0x12, n))
+                    self.assertEqual(f.payload, text.encode(), "echo of %d bytes" % n)
+                tls.sendall(tf.encode_frame(0x05, 0))
+                self.assertEqual(next_frame().kind, 0x05)
+                # The server's close_notify ends the stream cleanly.
+                deadline = time.monotonic() + TIMEOUT
+                while tls.recv(65536) and time.monotonic() < deadline:
+                    pass
+
+    def test_python_ssl_aes256_gcm_megabytes(self):
+        self.python_ssl_echo("ECDHE-ECDSA-AES256-GCM-SHA384")
+
+    def test_python_ssl_chacha20_poly1305_megabytes(self):
+        self.python_ssl_echo("ECDHE-ECDSA-CHACHA20-POLY1305")
+
+    def test_python_ssl_aes128_gcm_still_works(self):
+        # Left to mbedTLS's records: the library's AEADs have no AES-128.
+        self.python_ssl_echo("ECDHE-ECDSA-AES128-GCM-SHA256")
+
     # --- truflux connect tls://, openssl s_server ------------------------------------------
 
     def s_server(self, extra=()):
@@ -345,6 +401,14 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(status, 0, err)
         self.assertEqual(out, "echo\thello over tls\n")
         self.assertEqual([f.kind for f in srv.seen[:2]], [0x01, 0x12])
+
+    def test_connect_each_suite(self):
+        for suite in ("ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"):
+            srv = self.s_server(["-cipher", suite])
+            status, out, err = connect(self.bin, srv.port, ["--tls-ca", self.pki.ca,
+                                                            "--tls-server-name", "localhost"])
+            self.assertEqual(status, 0, "%s: %s" % (suite, err))
+            self.assertEqual(out, "echo\thello over tls\n")
 
     def test_connect_wrong_ca_fails_clearly(self):
         srv = self.s_server()

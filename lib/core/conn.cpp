@@ -206,8 +206,8 @@ static void spill_small(tf_conn *c) {
 }
 
 // Queues a frame in the small buffer when it fits and nothing waits in `out`. Only where the
-// transport writes our bytes as they are (TCP); no filter: the secure layer's frames take its
-// own path.
+// transport can write a frame from our memory (TCP; WebSocket; TLS once the library's record
+// layer runs); no filter: the secure layer's frames take its own path.
 static bool stage_small(tf_conn *c, const uint8_t *hdr, size_t hlen, const void *data,
                         size_t len) {
     if (c->txf || !c->io || !c->io->can_write_direct() ||

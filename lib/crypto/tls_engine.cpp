@@ -2,12 +2,17 @@
 // verification decision to itself (mbedTLS runs in "optional" mode on the client and
 // reports, and this file decides after the handshake), so that a pinned certificate can
 // stand without a CA and each failure gets its own code.
+//
+// Once the handshake is done, application data goes through tls_record (tfc::aead) when
+// the suite is one it implements: mbedTLS hands over the key block (export callback), the
+// sequence numbers and its two record buffers, which it no longer needs.
 #include "crypto/tls_engine.h"
 
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_internal.h>
 #include <mbedtls/x509_crt.h>
 
 #include <cstring>
@@ -16,8 +21,14 @@
 #include <truflux/error.h>
 
 #include "crypto/backend.h"
+#include "crypto/tls_record.h"
 
 namespace tfc {
+
+std::atomic<bool> tls_fast_records{true};
+
+static_assert(MBEDTLS_SSL_IN_BUFFER_LEN >= TLS_IN_SCRATCH, "mbedTLS's input buffer is lent");
+static_assert(MBEDTLS_SSL_OUT_BUFFER_LEN >= TLS_OUT_SCRATCH, "mbedTLS's output buffer is lent");
 
 namespace {
 
@@ -79,7 +90,20 @@ public:
     bool server = false, has_ca = false, has_pin = false, insecure = false;
     int client_cert = 0;
     uint8_t pin[32] = {};
+    int only_suite[2] = {0, 0};  // tls_config_only_suite()
 };
+
+namespace {
+
+// The session whose handshake runs on this thread: the export callback belongs to the
+// config, which sessions on several threads share.
+thread_local tls_session::impl *handshaking = nullptr;
+
+int export_keys(void *, const unsigned char *, const unsigned char *kb, size_t maclen,
+                size_t keylen, size_t ivlen, const unsigned char *, const unsigned char *,
+                mbedtls_tls_prf_types);
+
+}  // namespace
 
 tls_config *tls_config_new(const tls_params &p, int *err, std::string *detail) {
     tls_config *c = new (std::nothrow) tls_config();
@@ -107,6 +131,7 @@ tls_config *tls_config_new(const tls_params &p, int *err, std::string *detail) {
     mbedtls_ssl_conf_max_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_ciphersuites(&c->conf, SUITES);
     mbedtls_ssl_conf_renegotiation(&c->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    mbedtls_ssl_conf_export_keys_ext_cb(&c->conf, export_keys, nullptr);
 
     if (!p.cert_file.empty() || !p.key_file.empty()) {
         if (p.cert_file.empty() || p.key_file.empty())
@@ -145,6 +170,14 @@ tls_config *tls_config_new(const tls_params &p, int *err, std::string *detail) {
 
 void tls_config_free(tls_config *cfg) { delete cfg; }
 
+int tls_config_only_suite(tls_config *cfg, const char *name) {
+    int id = mbedtls_ssl_get_ciphersuite_id(name);
+    if (id == 0) return TRUFLUX_EINVAL;
+    cfg->only_suite[0] = id;
+    mbedtls_ssl_conf_ciphersuites(&cfg->conf, cfg->only_suite);
+    return 0;
+}
+
 struct tls_session::impl {
     mbedtls_ssl_context ssl;
     tls_config *cfg = nullptr;
@@ -152,9 +185,97 @@ struct tls_session::impl {
     int bio_err = 0;
     bool pin_ok = false;
     bool done = false;
+    bool fast_allowed = false;  // tls_fast_records when the session was made
+    // The key block of this session's handshake (export_keys), until tls_record has it.
+    bool have_keys = false;
+    size_t kb_iv = 0;
+    uint8_t kb[2 * KEY_LEN + 2 * IV_LEN] = {};
+    tls_record *rec = nullptr;  // application data after the switch
+
+    ~impl() {
+        delete rec;
+        wipe(kb, sizeof kb);
+    }
 };
 
 namespace {
+
+int export_keys(void *, const unsigned char *, const unsigned char *kb, size_t maclen,
+                size_t keylen, size_t ivlen, const unsigned char *, const unsigned char *,
+                mbedtls_tls_prf_types) {
+    tls_session::impl *p = handshaking;
+    if (!p) return 0;
+    p->have_keys = false;
+    // AEAD suites only (no MAC keys); 256-bit keys, the size tfc::aead takes. RFC 5246
+    // 6.3: client key, server key, client IV, server IV (after the empty MAC keys).
+    if (maclen != 0 || keylen != KEY_LEN || (ivlen != 4 && ivlen != IV_LEN)) return 0;
+    memcpy(p->kb, kb, 2 * keylen + 2 * ivlen);
+    p->kb_iv = ivlen;
+    p->have_keys = true;
+    return 0;
+}
+
+uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+// Hands application data to tls_record when every condition holds; otherwise mbedTLS
+// goes on doing the records.
+void switch_records(tls_session::impl *p) {
+    struct wipe_on_return {
+        uint8_t *kb;
+        ~wipe_on_return() { wipe(kb, sizeof(tls_session::impl::kb)); }
+    } kb_guard{p->kb};
+    bool have = p->have_keys;
+    p->have_keys = false;
+    if (!p->fast_allowed || !have || !p->ssl.session) return;
+    tls_keys k;
+    size_t iv;
+    switch (p->ssl.session->ciphersuite) {
+    case MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:
+    case MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+        k.c = cipher::aesgcm;
+        iv = 4;
+        break;
+    case MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
+    case MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
+        k.c = cipher::chachapoly;
+        iv = IV_LEN;
+        break;
+    default:
+        return;
+    }
+    if (p->kb_iv != iv) return;
+    // Nothing of the record layer may stay behind in mbedTLS.
+    if (mbedtls_ssl_get_bytes_avail(&p->ssl) || mbedtls_ssl_check_pending(&p->ssl) ||
+        p->ssl.in_left || p->ssl.out_left || !p->ssl.in_ctr)
+        return;
+    const uint8_t *ck = p->kb, *sk = p->kb + KEY_LEN, *civ = p->kb + 2 * KEY_LEN,
+                  *siv = civ + iv;
+    bool server = p->cfg->server;
+    memcpy(k.write_key, server ? sk : ck, KEY_LEN);
+    memcpy(k.read_key, server ? ck : sk, KEY_LEN);
+    memcpy(k.write_iv, server ? siv : civ, iv);
+    memcpy(k.read_iv, server ? civ : siv, iv);
+    k.write_seq = get64(p->ssl.cur_out_ctr);
+    k.read_seq = get64(p->ssl.in_ctr);
+    auto *rec = new (std::nothrow) tls_record();
+    if (!rec) return;
+    if (rec->init(k, p->bio, p->ssl.in_buf, MBEDTLS_SSL_IN_BUFFER_LEN, p->ssl.out_buf,
+                  MBEDTLS_SSL_OUT_BUFFER_LEN) != 0) {
+        delete rec;
+        return;
+    }
+    p->rec = rec;
+    // mbedTLS's own cipher contexts, and its copy of the keys, will not be used again
+    // (mbedtls_ssl_free frees a freed, zeroed context harmlessly).
+    if (mbedtls_ssl_transform *t = p->ssl.transform) {
+        mbedtls_cipher_free(&t->cipher_ctx_enc);
+        mbedtls_cipher_free(&t->cipher_ctx_dec);
+    }
+}
 
 int bio_send(void *ctx, const unsigned char *buf, size_t len) {
     auto *p = static_cast<tls_session::impl *>(ctx);
@@ -203,6 +324,7 @@ tls_session *tls_session::create(tls_config *cfg, const std::string &name, tls_b
     s->p_ = p;
     p->cfg = cfg;
     p->bio = bio;
+    p->fast_allowed = tls_fast_records;
     mbedtls_ssl_init(&p->ssl);
     int rc = mbedtls_ssl_setup(&p->ssl, &cfg->conf);
     if (rc == 0 && !cfg->server && !name.empty())
@@ -230,7 +352,9 @@ int tls_session::fail(int code, int mbed_rc, const char *what) {
 
 int tls_session::handshake() {
     if (p_->done) return 0;
+    handshaking = p_;
     int rc = mbedtls_ssl_handshake(&p_->ssl);
+    handshaking = nullptr;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ) return (int)TLS_WANT_READ;
     if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return (int)TLS_WANT_WRITE;
     if (rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED)
@@ -267,10 +391,16 @@ int tls_session::handshake() {
         return fail(TRUFLUX_ECERT, 0, "TLS: the server sent no certificate");
     }
     p_->done = true;
+    switch_records(p_);
     return 0;
 }
 
 ssize_t tls_session::read(uint8_t *buf, size_t len) {
+    if (p_->rec) {
+        ssize_t r = p_->rec->read(buf, len);
+        if (r < 0 && r != TLS_WANT_READ && r != TLS_WANT_WRITE) detail_ = p_->rec->detail();
+        return r;
+    }
     int rc = mbedtls_ssl_read(&p_->ssl, buf, len);
     if (rc > 0) return rc;
     if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
@@ -283,6 +413,11 @@ ssize_t tls_session::read(uint8_t *buf, size_t len) {
 }
 
 ssize_t tls_session::write(const uint8_t *buf, size_t len) {
+    if (p_->rec) {
+        ssize_t r = p_->rec->write(buf, len);
+        if (r < 0 && r != TLS_WANT_READ && r != TLS_WANT_WRITE) detail_ = p_->rec->detail();
+        return r;
+    }
     int rc = mbedtls_ssl_write(&p_->ssl, buf, len);
     if (rc >= 0) return rc;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ) return TLS_WANT_READ;
@@ -293,11 +428,22 @@ ssize_t tls_session::write(const uint8_t *buf, size_t len) {
 }
 
 bool tls_session::pending() const {
+    if (p_->rec) return p_->rec->pending();
     return mbedtls_ssl_get_bytes_avail(&p_->ssl) > 0 || mbedtls_ssl_check_pending(&p_->ssl);
 }
 
 void tls_session::close_notify() {
-    if (p_->done) mbedtls_ssl_close_notify(&p_->ssl);
+    if (p_->rec) p_->rec->close_notify();
+    else if (p_->done) mbedtls_ssl_close_notify(&p_->ssl);
+}
+
+bool tls_session::fast_records() const { return p_->rec != nullptr; }
+
+const char *tls_session::suite() const { return mbedtls_ssl_get_ciphersuite(&p_->ssl); }
+
+ssize_t tls_session::send_record_for_test(uint8_t type, const uint8_t *p, size_t n) {
+    if (!p_->rec) return TRUFLUX_ENOTSUP;
+    return p_->rec->send_record(type, p, n);
 }
 
 }  // namespace tfc

@@ -3,9 +3,17 @@
 // moving bytes through a tls_bio the caller provides (a socket, or any byte stream: the
 // transport in lib/transport/tls.cpp puts it over a plain stream, and a WebSocket may sit
 // on top of that). Only ECDHE key exchange with AEAD suites (AES-GCM, ChaCha20-Poly1305).
+//
+// Whose code seals the records: mbedTLS runs the handshake (certificates, verification,
+// pins, the alerts it sends). Once it is done, with AES-256-GCM or ChaCha20-Poly1305,
+// application data is sealed and opened by tls_record.h with the library's own AEADs
+// (tfc::aead, the code the secure layer uses), in the buffers mbedTLS already holds; with
+// AES-128-GCM, or when anything of the handshake's record layer is left over, mbedTLS
+// keeps doing the records. Either way the peer sees standard TLS 1.2 records.
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,6 +22,8 @@ namespace tfc {
 
 constexpr ssize_t TLS_WANT_READ = -200000;   // call again when the bio can give bytes
 constexpr ssize_t TLS_WANT_WRITE = -200001;  // call again when the bio can take bytes
+// Most plaintext tls_session::write() seals in one call (see there).
+constexpr size_t TLS_WRITE_BATCH = 4 * 16384;
 
 struct tls_params {
     bool server = false;
@@ -31,6 +41,12 @@ class tls_config;
 // naming the file and what is wrong with it.
 tls_config *tls_config_new(const tls_params &p, int *err, std::string *detail);
 void tls_config_free(tls_config *cfg);
+// For tests: offer or accept only the suite of this IANA name (as mbedTLS spells it, e.g.
+// "TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256"). 0, or TRUFLUX_EINVAL for an unknown name.
+int tls_config_only_suite(tls_config *cfg, const char *name);
+// For tests: whether sessions created from now on may switch to tls_record (default true);
+// false keeps mbedTLS's own record layer, the reference the fast path is tested against.
+extern std::atomic<bool> tls_fast_records;
 
 // The bytes under a session.
 class tls_bio {
@@ -40,6 +56,11 @@ public:
     virtual ssize_t send(const uint8_t *p, size_t n) = 0;
     // Gives up to n bytes: > 0, 0 at the end of the stream, TLS_WANT_READ, or an error.
     virtual ssize_t recv(uint8_t *p, size_t n) = 0;
+    // Optional: n contiguous bytes at the end of what the bio holds for sending, which the
+    // next send_commit(n) appends as if sent (records are then sealed in place, with no
+    // copy); NULL when the bio cannot (send() is used then). Only after the handshake.
+    virtual uint8_t *send_space(size_t) { return nullptr; }
+    virtual void send_commit(size_t) {}
 };
 
 class tls_session {
@@ -61,13 +82,22 @@ public:
     // Application data: > 0 bytes, 0 at the peer's close_notify or the end of the bio,
     // TLS_WANT_*, or an error code.
     ssize_t read(uint8_t *buf, size_t len);
-    // Encrypts up to len bytes (at most one record, 16 KiB): the count taken, TLS_WANT_*,
-    // or an error code.
+    // Encrypts up to len bytes: the count taken, TLS_WANT_*, or an error code. At most one
+    // 16 KiB record, except on the fast path over a bio with send_space(), which takes up
+    // to TLS_WRITE_BATCH bytes (several records) at once. After TLS_WANT_WRITE call again
+    // with the same data: the record already sealed is sent first and its length returned.
     ssize_t write(const uint8_t *buf, size_t len);
     // Decrypted bytes, or received records, not yet returned by read().
     bool pending() const;
     // Sends close_notify (best effort).
     void close_notify();
+    // Whether application data goes through tls_record (after the handshake).
+    bool fast_records() const;
+    // The negotiated suite's name, as mbedTLS spells it.
+    const char *suite() const;
+    // For tests playing a misbehaving peer: seals one record of any content type (only
+    // with fast_records()): n, or an error code (TRUFLUX_ENOTSUP without the fast path).
+    ssize_t send_record_for_test(uint8_t type, const uint8_t *p, size_t n);
     // Why the last call failed, for humans ("" when nothing to add).
     const char *error_detail() const { return detail_.c_str(); }
 

@@ -1,9 +1,10 @@
 // lib/transport: TLS 1.2 over any stream (see tls.h), with the engine of lib/crypto.
 //
-// Writing: records are produced into `wire_` (the engine's bio never refuses), and the
-// plaintext they hold is removed from the connection's queue only once the records have
-// gone to the inner stream; until then those bytes stay at the head of the queue
-// (`ahead_`), so the connection keeps asking to write and nothing is lost or reordered.
+// Writing: records go to the inner stream straight from the engine's memory when nothing
+// is queued, and otherwise into `wire_` (the engine's bio never refuses); the plaintext
+// they hold is removed from the connection's queue only once the records have gone to the
+// inner stream; until then those bytes stay at the head of the queue (`ahead_`), so the
+// connection keeps asking to write and nothing is lost or reordered.
 #include "transport/tls.h"
 
 #include <event2/buffer.h>
@@ -24,6 +25,9 @@ extern const transport tcp_transport;
 
 namespace {
 
+// Plaintext handed to the engine per call: once the handshake is done it seals several
+// records straight into wire_ (send_space), which then goes out in one write.
+constexpr size_t WRITE_CHUNK = tfc::TLS_WRITE_BATCH;
 constexpr size_t RECORD = 16384;  // plaintext per TLS record
 
 struct tls_ctx {
@@ -34,7 +38,8 @@ struct tls_ctx {
 
 class tls_stream final : public stream, private tfc::tls_bio {
 public:
-    tls_stream(stream *inner) : inner_(inner), wire_(evbuffer_new()) {}
+    tls_stream(stream *inner)
+        : inner_(inner), wire_(evbuffer_new()), direct_(inner->can_write_direct()) {}
     ~tls_stream() override {
         sess_.reset();
         if (wire_) evbuffer_free(wire_);
@@ -87,7 +92,7 @@ public:
             }
             size_t avail = evbuffer_get_length(out);
             if (avail == 0) break;
-            size_t take = std::min(avail, RECORD);
+            size_t take = std::min(avail, WRITE_CHUNK);
             const uint8_t *p = evbuffer_pullup(out, (ev_ssize_t)take);
             if (!p) return total ? total : (ssize_t)TRUFLUX_ENOMEM;
             ssize_t n = sess_->write(p, take);
@@ -97,6 +102,25 @@ public:
         }
         if (total > 0) return total;
         return has_output() || ahead_ ? IO_WANT_WRITE : 0;
+    }
+
+    // A small frame from the connection's own buffer becomes one record sealed in the
+    // engine's memory and sent from there: no queue, no allocation. Only with the library's
+    // record layer, whose write() takes a whole record at once; only a frame in one piece
+    // (a record needs contiguous plaintext); and only when nothing waits for the socket,
+    // so that the connection's queue still tells how much is unsent (backpressure).
+    bool can_write_direct() const override {
+        return done_ && direct_ && sess_->fast_records();
+    }
+    ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data,
+                         size_t len) override {
+        if (!can_write_direct() || len != 0 || data || hlen > RECORD || ahead_)
+            return IO_NO_DIRECT;
+        if (flush_wire() < 0) return failed_;
+        if (evbuffer_get_length(wire_) > 0 || inner_->has_output()) return IO_WANT_WRITE;
+        ssize_t n = sess_->write(hdr, hlen);
+        if (n == tfc::TLS_WANT_WRITE || n == tfc::TLS_WANT_READ) return IO_WANT_WRITE;
+        return n;
     }
 
     bool has_pending() const override { return sess_->pending() || inner_->has_pending(); }
@@ -118,13 +142,30 @@ public:
 private:
     // tls_bio: records out go to wire_, bytes in come from the inner stream.
     ssize_t send(const uint8_t *p, size_t n) override {
-        if (evbuffer_add(wire_, p, n) != 0) return TRUFLUX_ENOMEM;
+        size_t took = 0;
+        // Nothing queued before: straight to the socket from the engine's memory, and only
+        // what the socket does not take is copied (no allocation per small record).
+        if (direct_ && evbuffer_get_length(wire_) == 0 && !inner_->has_output()) {
+            ssize_t w = inner_->write_direct(p, n, nullptr, 0);
+            if (w < 0 && w != IO_WANT_WRITE) return w;
+            if (w > 0) took = (size_t)w;
+        }
+        if (took < n && evbuffer_add(wire_, p + took, n - took) != 0) return TRUFLUX_ENOMEM;
         return (ssize_t)n;
     }
     ssize_t recv(uint8_t *p, size_t n) override {
         ssize_t r = inner_->read(p, n);
         if (r == IO_WANT_READ || r == IO_WANT_WRITE) return tfc::TLS_WANT_READ;
         return r;
+    }
+    uint8_t *send_space(size_t n) override {
+        if (evbuffer_reserve_space(wire_, (ev_ssize_t)n, &space_, 1) < 1 || space_.iov_len < n)
+            return nullptr;
+        return static_cast<uint8_t *>(space_.iov_base);
+    }
+    void send_commit(size_t n) override {
+        space_.iov_len = n;
+        evbuffer_commit_space(wire_, &space_, 1);
     }
 
     // Moves records to the inner stream as far as it takes them: 0, or < 0 when it failed.
@@ -141,6 +182,8 @@ private:
 
     std::unique_ptr<stream> inner_;
     evbuffer *wire_;
+    evbuffer_iovec space_ = {};  // reserved by send_space()
+    bool direct_;                // inner_ can write from our memory (write_direct)
     std::unique_ptr<tfc::tls_session> sess_;
     size_t ahead_ = 0;  // bytes at the head of the queue already in records
     bool done_ = false;

@@ -1,0 +1,116 @@
+// lib/crypto: the TLS 1.2 record layer for application data once the handshake is done,
+// sealed and opened with tfc::aead (what kernel TLS offload does with the kernel's cipher
+// code). The handshake, and everything about certificates, stays with mbedTLS
+// (tls_engine.cpp); it hands over the keys, the sequence numbers and two scratch buffers of
+// its own, so that the switch costs no memory per connection.
+//
+// Only the AEAD suites tfc::aead implements: AES-256-GCM (RFC 5288: a 4-byte salt from the
+// key block and an 8-byte explicit nonce, the sequence number, before each ciphertext) and
+// ChaCha20-Poly1305 (RFC 7905: the 12-byte IV XOR the sequence number, no explicit part).
+// Additional data (RFC 5246 6.2.3.3): seq(8) || type || version 0x0303 || plaintext length.
+//
+// Renegotiation is not supported: a handshake record from the peer is answered with a
+// warning no_renegotiation alert and dropped, as mbedTLS does with renegotiation disabled.
+// Any alert from the peer but close_notify ends the session with an error naming it.
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "crypto/backend.h"
+#include "crypto/tls_engine.h"
+
+namespace tfc {
+
+constexpr size_t TLS_HEADER = 5;
+constexpr size_t TLS_MAX_PLAIN = 16384;              // RFC 5246 6.2.1
+constexpr size_t TLS_MAX_CIPHERTEXT = 16384 + 256;   // longest record body accepted
+// Scratch each direction needs: the longest record accepted (in), a full record plus an
+// alert record behind it (out).
+constexpr size_t TLS_IN_SCRATCH = TLS_HEADER + TLS_MAX_CIPHERTEXT;
+constexpr size_t TLS_OUT_SCRATCH = 2 * TLS_HEADER + 2 * (8 + TAG_LEN) + TLS_MAX_PLAIN + 2;
+
+// Content types and alerts (RFC 5246 6.2.1, 7.2).
+enum : uint8_t {
+    TLS_CHANGE_CIPHER_SPEC = 20,
+    TLS_ALERT = 21,
+    TLS_HANDSHAKE = 22,
+    TLS_APPLICATION_DATA = 23,
+};
+
+// What the handshake leaves for the record layer; write = our direction.
+struct tls_keys {
+    cipher c = cipher::aesgcm;
+    uint8_t write_key[KEY_LEN] = {}, read_key[KEY_LEN] = {};
+    // ChaCha20-Poly1305: the 12-byte IV; AES-GCM: the 4-byte salt, then zeros.
+    uint8_t write_iv[IV_LEN] = {}, read_iv[IV_LEN] = {};
+    uint64_t write_seq = 0, read_seq = 0;  // the next record's sequence number
+    ~tls_keys() { wipe(this, sizeof *this); }
+};
+
+// The alert's name ("bad_record_mac"), or "unknown" for a number RFC 5246 does not list.
+const char *tls_alert_name(uint8_t desc);
+
+class tls_record {
+public:
+    tls_record() = default;
+    ~tls_record() {
+        wipe(wiv_, sizeof wiv_);
+        wipe(riv_, sizeof riv_);
+    }
+    tls_record(const tls_record &) = delete;
+    tls_record &operator=(const tls_record &) = delete;
+
+    // Keys the record layer. `in` and `out` are lent for the object's life (at least
+    // TLS_IN_SCRATCH and TLS_OUT_SCRATCH bytes), `bio` too. 0, or TRUFLUX_ENOMEM /
+    // TRUFLUX_EINTERNAL / TRUFLUX_EINVAL (scratch too small).
+    int init(const tls_keys &k, tls_bio *bio, uint8_t *in, size_t in_cap, uint8_t *out,
+             size_t out_cap);
+
+    // The contract of tls_session::read / write (tls_engine.h). write() given more than a
+    // record seals several straight into the bio's send_space() when it has one; otherwise
+    // one record into `out`, and when the bio takes only part of it, TLS_WANT_WRITE, and the next call
+    // (with the same data, as with mbedTLS) finishes sending it and returns its length.
+    ssize_t read(uint8_t *buf, size_t len);
+    ssize_t write(const uint8_t *buf, size_t len);
+    bool pending() const;
+    void close_notify();
+    // Bytes sealed but not yet taken by the bio.
+    bool has_unsent() const { return out_off_ < out_len_; }
+    // Seals and sends one record of any type, for tests that play a misbehaving peer.
+    ssize_t send_record(uint8_t type, const uint8_t *p, size_t n);
+    const char *detail() const { return detail_.c_str(); }
+
+private:
+    // Seals one record at r: its length on the wire, or an error code.
+    ssize_t seal_to(uint8_t *r, uint8_t type, const uint8_t *p, size_t n);
+    int seal(uint8_t type, const uint8_t *p, size_t n);  // appends one record to out_
+    int flush();  // 0 (all sent or WANT_WRITE: check has_unsent()) or a bio error
+    int fatal(uint8_t alert, int code, const std::string &why);
+    void send_alert(uint8_t level, uint8_t desc);
+    void nonce(const uint8_t *iv, uint64_t seq, const uint8_t *explicit_part, uint8_t out[IV_LEN]) const;
+    bool record_ready() const;
+    // Opens the record at in_beg_ into dst (or in place when dst is NULL): its type and
+    // plaintext length, or an error (fatal() done).
+    int open(uint8_t *dst, uint8_t *type, size_t *plain_len, size_t *plain_at);
+
+    aead wr_, rd_;
+    cipher c_ = cipher::aesgcm;
+    uint8_t wiv_[IV_LEN] = {}, riv_[IV_LEN] = {};
+    uint64_t wseq_ = 0, rseq_ = 0;
+    tls_bio *bio_ = nullptr;
+    uint8_t *in_ = nullptr, *out_ = nullptr;
+    size_t in_cap_ = 0, out_cap_ = 0;
+    size_t in_beg_ = 0, in_end_ = 0;      // received bytes not yet opened
+    size_t plain_at_ = 0, plain_len_ = 0;  // opened in place, not yet returned
+    size_t out_off_ = 0, out_len_ = 0;     // sealed bytes; sent up to out_off_
+    size_t taken_ = 0;                     // plaintext of the record still being sent
+    bool eof_ = false, sent_close_ = false;
+    bool last_full_ = false;  // the last bio read filled the record buffer
+    int failed_ = 0;
+    std::string detail_;
+};
+
+}  // namespace tfc
