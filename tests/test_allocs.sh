@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # No heap allocation per message on the hot path: `truflux bench --allocs` counts malloc
 # calls (an LD_PRELOAD counter) in each process of a 64 B echo run of 1000 and of 3000
-# roundtrips; the difference over 2000 is what a message costs. Plain TCP, WebSocket and the
+# roundtrips; the difference over 2000 is what a message costs. Plain TCP, WebSocket, TLS, wss and the
 # secure layer (both ciphers) must each cost nothing on either side, once the connection is
 # warm. Not registered in sanitizer builds: their runtimes own malloc.
 set -euo pipefail
@@ -10,7 +10,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tfallocs.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 [[ -x $BIN ]] || { echo "FAIL: no truflux binary at $BIN" >&2; exit 1; }
 
-systems=truflux-tcp,truflux-ws,truflux-tcp-aesgcm,truflux-tcp-chachapoly
+systems=truflux-tcp,truflux-ws,truflux-tcp-aesgcm,truflux-tcp-chachapoly,truflux-tls,truflux-wss
 timeout 300 "$BIN" bench --allocs --systems "$systems" --json >"$T/out.json"
 python3 - "$T/out.json" "$systems" <<'PY'
 import json, sys

@@ -163,12 +163,13 @@ public:
     ssize_t read(uint8_t *buf, size_t len) override;
     ssize_t write(evbuffer *out) override;
     // One WebSocket message from the caller's memory (the server's frames are not masked:
-    // no copy at all; a client's are masked into its scratch). Not over TLS: the inner
-    // stream transforms the bytes anyway.
+    // no copy at all; a client's are masked into its scratch). Over TLS, a small message
+    // only, built on the stack and handed to the TLS stream's own direct write.
     bool can_write_direct() const override {
-        return !inner_ && (mode_ == OPEN || mode_ == RAW);
+        return (mode_ == OPEN || mode_ == RAW) && (!inner_ || inner_->can_write_direct());
     }
     ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override;
+    ssize_t write_direct_inner(const uint8_t *hdr, size_t hlen, const void *data, size_t len);
     bool has_pending() const override {
         return in_off_ < in_.size() || (inner_ && inner_->has_pending());
     }
@@ -678,9 +679,35 @@ ssize_t ws_stream::write(evbuffer *out) {
     return (ssize_t)left;
 }
 
+// wss: a small message as one piece (a TLS record needs its plaintext contiguous), only
+// between frames with nothing of ours waiting. The TLS stream takes it whole or not at all;
+// not at all leaves no trace here (the caller queues the frame).
+ssize_t ws_stream::write_direct_inner(const uint8_t *hdr, size_t hlen, const void *data,
+                                      size_t len) {
+    constexpr size_t SMALL = 256;
+    size_t total = hlen + len;
+    if (mode_ == RAW) return inner_->write_direct(hdr, hlen, data, len);
+    if (mode_ != OPEN || total > SMALL || frame_active() || close_sent_ || close_pending_ ||
+        pong_pending_ || stage_off_ < stage_len_ || low_has_output() || low_failed_)
+        return IO_NO_DIRECT;
+    uint8_t buf[ws::MAX_HEADER + SMALL];
+    uint8_t key[4];
+    if (!server_) next_mask(key);
+    size_t h = ws::header_write(buf, ws::OP_BINARY, true, total, server_ ? nullptr : key);
+    memcpy(buf + h, hdr, hlen);
+    if (len) memcpy(buf + h + hlen, data, len);
+    if (!server_) ws::mask_copy(buf + h, buf + h, total, key, 0);
+    ssize_t w = inner_->write_direct(buf, h + total, nullptr, 0);
+    if (w <= 0) return w == 0 || w == IO_WANT_WRITE || w == IO_NO_DIRECT ? IO_NO_DIRECT : w;
+    // A stream that took part of it: the rest is ours to send first.
+    if ((size_t)w < h + total && evbuffer_add(low_out_, buf + w, h + total - (size_t)w) != 0)
+        return TRUFLUX_ENOMEM;
+    return (ssize_t)total;
+}
+
 ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) {
     size_t total = hlen + len;
-    if (inner_) return IO_NO_DIRECT;
+    if (inner_) return write_direct_inner(hdr, hlen, data, len);
     iovec iov[4];
     int n = 0;
     if (mode_ == RAW) {
