@@ -48,8 +48,6 @@ public:
 
 struct endpoint {
     stream_bio bio;
-    std::vector<uint8_t> in = std::vector<uint8_t>(tfc::TLS_IN_SCRATCH),
-                         out = std::vector<uint8_t>(tfc::TLS_OUT_SCRATCH);
     tfc::tls_record rec;
 };
 
@@ -95,8 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     endpoint reader;
     tfc::tls_keys rk;
     keys(c, false, &rk);
-    require(reader.rec.init(rk, &reader.bio, reader.in.data(), reader.in.size(),
-                            reader.out.data(), reader.out.size()) == 0);
+    require(reader.rec.init(rk, &reader.bio) == 0);
     reader.bio.chunk = CHUNK[(mode >> 3) & 7];
 
     if ((mode >> 6) < 2) {
@@ -110,8 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     endpoint writer;
     tfc::tls_keys wk;
     keys(c, true, &wk);
-    require(writer.rec.init(wk, &writer.bio, writer.in.data(), writer.in.size(),
-                            writer.out.data(), writer.out.size()) == 0);
+    require(writer.rec.init(wk, &writer.bio) == 0);
     // Records: type selector, 2-byte length, bytes (as many as remain).
     std::vector<uint8_t> expect;
     bool ended = false, failed = false;

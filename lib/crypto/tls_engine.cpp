@@ -4,8 +4,8 @@
 // stand without a CA and each failure gets its own code.
 //
 // Once the handshake is done, application data goes through tls_record (tfc::aead) when
-// the suite is one it implements: mbedTLS hands over the key block (export callback), the
-// sequence numbers and its two record buffers, which it no longer needs.
+// the suite is one it implements: mbedTLS hands over the key block (export callback) and
+// the sequence numbers, and its context is freed.
 #include "crypto/tls_engine.h"
 
 #include <mbedtls/error.h>
@@ -27,8 +27,6 @@ namespace tfc {
 
 std::atomic<bool> tls_fast_records{true};
 
-static_assert(MBEDTLS_SSL_IN_BUFFER_LEN >= TLS_IN_SCRATCH, "mbedTLS's input buffer is lent");
-static_assert(MBEDTLS_SSL_OUT_BUFFER_LEN >= TLS_OUT_SCRATCH, "mbedTLS's output buffer is lent");
 
 namespace {
 
@@ -179,7 +177,7 @@ int tls_config_only_suite(tls_config *cfg, const char *name) {
 }
 
 struct tls_session::impl {
-    mbedtls_ssl_context ssl;
+    mbedtls_ssl_context *ssl = nullptr;  // until the switch (see drop_ssl)
     tls_config *cfg = nullptr;
     tls_bio *bio = nullptr;
     int bio_err = 0;
@@ -191,6 +189,17 @@ struct tls_session::impl {
     size_t kb_iv = 0;
     uint8_t kb[2 * KEY_LEN + 2 * IV_LEN] = {};
     tls_record *rec = nullptr;  // application data after the switch
+    // After the switch mbedTLS's context is freed (the context itself, its 16 KiB record
+    // buffers, the peer's certificate chain, the session): what is asked of it later is
+    // kept here.
+    const char *suite = nullptr;
+
+    void drop_ssl() {
+        if (!ssl) return;
+        mbedtls_ssl_free(ssl);
+        delete ssl;
+        ssl = nullptr;
+    }
 
     ~impl() {
         delete rec;
@@ -230,10 +239,10 @@ void switch_records(tls_session::impl *p) {
     } kb_guard{p->kb};
     bool have = p->have_keys;
     p->have_keys = false;
-    if (!p->fast_allowed || !have || !p->ssl.session) return;
+    if (!p->fast_allowed || !have || !p->ssl->session) return;
     tls_keys k;
     size_t iv;
-    switch (p->ssl.session->ciphersuite) {
+    switch (p->ssl->session->ciphersuite) {
     case MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:
     case MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
         k.c = cipher::aesgcm;
@@ -249,8 +258,8 @@ void switch_records(tls_session::impl *p) {
     }
     if (p->kb_iv != iv) return;
     // Nothing of the record layer may stay behind in mbedTLS.
-    if (mbedtls_ssl_get_bytes_avail(&p->ssl) || mbedtls_ssl_check_pending(&p->ssl) ||
-        p->ssl.in_left || p->ssl.out_left || !p->ssl.in_ctr)
+    if (mbedtls_ssl_get_bytes_avail(p->ssl) || mbedtls_ssl_check_pending(p->ssl) ||
+        p->ssl->in_left || p->ssl->out_left || !p->ssl->in_ctr)
         return;
     const uint8_t *ck = p->kb, *sk = p->kb + KEY_LEN, *civ = p->kb + 2 * KEY_LEN,
                   *siv = civ + iv;
@@ -259,22 +268,19 @@ void switch_records(tls_session::impl *p) {
     memcpy(k.read_key, server ? ck : sk, KEY_LEN);
     memcpy(k.write_iv, server ? siv : civ, iv);
     memcpy(k.read_iv, server ? civ : siv, iv);
-    k.write_seq = get64(p->ssl.cur_out_ctr);
-    k.read_seq = get64(p->ssl.in_ctr);
+    k.write_seq = get64(p->ssl->cur_out_ctr);
+    k.read_seq = get64(p->ssl->in_ctr);
     auto *rec = new (std::nothrow) tls_record();
     if (!rec) return;
-    if (rec->init(k, p->bio, p->ssl.in_buf, MBEDTLS_SSL_IN_BUFFER_LEN, p->ssl.out_buf,
-                  MBEDTLS_SSL_OUT_BUFFER_LEN) != 0) {
+    if (rec->init(k, p->bio) != 0) {
         delete rec;
         return;
     }
     p->rec = rec;
-    // mbedTLS's own cipher contexts, and its copy of the keys, will not be used again
-    // (mbedtls_ssl_free frees a freed, zeroed context harmlessly).
-    if (mbedtls_ssl_transform *t = p->ssl.transform) {
-        mbedtls_cipher_free(&t->cipher_ctx_enc);
-        mbedtls_cipher_free(&t->cipher_ctx_dec);
-    }
+    // Nothing of mbedTLS's is used again: its record buffers (2 x ~16.7 KiB), the peer's
+    // certificates and its copy of the keys go now. (The suite's name is static data.)
+    p->suite = mbedtls_ssl_get_ciphersuite(p->ssl);
+    p->drop_ssl();
 }
 
 int bio_send(void *ctx, const unsigned char *buf, size_t len) {
@@ -325,22 +331,28 @@ tls_session *tls_session::create(tls_config *cfg, const std::string &name, tls_b
     p->cfg = cfg;
     p->bio = bio;
     p->fast_allowed = tls_fast_records;
-    mbedtls_ssl_init(&p->ssl);
-    int rc = mbedtls_ssl_setup(&p->ssl, &cfg->conf);
+    p->ssl = new (std::nothrow) mbedtls_ssl_context;
+    if (!p->ssl) {
+        delete s;
+        *err = TRUFLUX_ENOMEM;
+        return nullptr;
+    }
+    mbedtls_ssl_init(p->ssl);
+    int rc = mbedtls_ssl_setup(p->ssl, &cfg->conf);
     if (rc == 0 && !cfg->server && !name.empty())
-        rc = mbedtls_ssl_set_hostname(&p->ssl, name.c_str());
+        rc = mbedtls_ssl_set_hostname(p->ssl, name.c_str());
     if (rc != 0) {
         delete s;
         *err = rc == MBEDTLS_ERR_SSL_ALLOC_FAILED ? TRUFLUX_ENOMEM : TRUFLUX_EINVAL;
         return nullptr;
     }
-    mbedtls_ssl_set_bio(&p->ssl, p, bio_send, bio_recv, nullptr);
-    mbedtls_ssl_set_verify(&p->ssl, verify, p);
+    mbedtls_ssl_set_bio(p->ssl, p, bio_send, bio_recv, nullptr);
+    mbedtls_ssl_set_verify(p->ssl, verify, p);
     return s;
 }
 
 tls_session::~tls_session() {
-    if (p_) mbedtls_ssl_free(&p_->ssl);
+    if (p_) p_->drop_ssl();
     delete p_;
 }
 
@@ -353,7 +365,7 @@ int tls_session::fail(int code, int mbed_rc, const char *what) {
 int tls_session::handshake() {
     if (p_->done) return 0;
     handshaking = p_;
-    int rc = mbedtls_ssl_handshake(&p_->ssl);
+    int rc = mbedtls_ssl_handshake(p_->ssl);
     handshaking = nullptr;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ) return (int)TLS_WANT_READ;
     if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return (int)TLS_WANT_WRITE;
@@ -362,7 +374,7 @@ int tls_session::handshake() {
     if (rc == MBEDTLS_ERR_SSL_CONN_EOF)
         return fail(TRUFLUX_EEOF, 0, "TLS handshake: the peer closed the connection");
     if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
-        uint32_t flags = mbedtls_ssl_get_verify_result(&p_->ssl);
+        uint32_t flags = mbedtls_ssl_get_verify_result(p_->ssl);
         std::string info = flags && flags != (uint32_t)-1 ? verify_text(flags) : std::string();
         detail_ = std::string("TLS: the peer's certificate did not verify") +
                   (!info.empty() ? ": " + info : std::string(" (none was sent)"));
@@ -373,16 +385,16 @@ int tls_session::handshake() {
     // The verification mbedTLS only reported (optional mode) is decided here.
     const tls_config *cfg = p_->cfg;
     bool checks = cfg->server ? cfg->client_cert == 1 : !cfg->insecure;
-    if (checks && mbedtls_ssl_get_peer_cert(&p_->ssl)) {
+    if (checks && mbedtls_ssl_get_peer_cert(p_->ssl)) {
         if (cfg->has_pin && !p_->pin_ok) {
-            mbedtls_ssl_send_alert_message(&p_->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+            mbedtls_ssl_send_alert_message(p_->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                            MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
             detail_ = "TLS: the server's certificate is not the pinned one (SHA-256 differs)";
             return TRUFLUX_EPIN;
         }
-        uint32_t flags = mbedtls_ssl_get_verify_result(&p_->ssl);
+        uint32_t flags = mbedtls_ssl_get_verify_result(p_->ssl);
         if (flags != 0) {
-            mbedtls_ssl_send_alert_message(&p_->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+            mbedtls_ssl_send_alert_message(p_->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                            MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
             detail_ = "TLS: the peer's certificate did not verify: " + verify_text(flags);
             return TRUFLUX_ECERT;
@@ -401,7 +413,7 @@ ssize_t tls_session::read(uint8_t *buf, size_t len) {
         if (r < 0 && r != TLS_WANT_READ && r != TLS_WANT_WRITE) detail_ = p_->rec->detail();
         return r;
     }
-    int rc = mbedtls_ssl_read(&p_->ssl, buf, len);
+    int rc = mbedtls_ssl_read(p_->ssl, buf, len);
     if (rc > 0) return rc;
     if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
         return 0;
@@ -418,7 +430,7 @@ ssize_t tls_session::write(const uint8_t *buf, size_t len) {
         if (r < 0 && r != TLS_WANT_READ && r != TLS_WANT_WRITE) detail_ = p_->rec->detail();
         return r;
     }
-    int rc = mbedtls_ssl_write(&p_->ssl, buf, len);
+    int rc = mbedtls_ssl_write(p_->ssl, buf, len);
     if (rc >= 0) return rc;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ) return TLS_WANT_READ;
     if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return TLS_WANT_WRITE;
@@ -429,17 +441,19 @@ ssize_t tls_session::write(const uint8_t *buf, size_t len) {
 
 bool tls_session::pending() const {
     if (p_->rec) return p_->rec->pending();
-    return mbedtls_ssl_get_bytes_avail(&p_->ssl) > 0 || mbedtls_ssl_check_pending(&p_->ssl);
+    return mbedtls_ssl_get_bytes_avail(p_->ssl) > 0 || mbedtls_ssl_check_pending(p_->ssl);
 }
 
 void tls_session::close_notify() {
     if (p_->rec) p_->rec->close_notify();
-    else if (p_->done) mbedtls_ssl_close_notify(&p_->ssl);
+    else if (p_->done) mbedtls_ssl_close_notify(p_->ssl);
 }
 
 bool tls_session::fast_records() const { return p_->rec != nullptr; }
 
-const char *tls_session::suite() const { return mbedtls_ssl_get_ciphersuite(&p_->ssl); }
+const char *tls_session::suite() const {
+    return p_->ssl ? mbedtls_ssl_get_ciphersuite(p_->ssl) : p_->suite;
+}
 
 ssize_t tls_session::send_record_for_test(uint8_t type, const uint8_t *p, size_t n) {
     if (!p_->rec) return TRUFLUX_ENOTSUP;

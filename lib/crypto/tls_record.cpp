@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include <truflux/error.h>
 
@@ -15,6 +17,14 @@ constexpr uint8_t CLOSE_NOTIFY = 0, UNEXPECTED_MESSAGE = 10, BAD_RECORD_MAC = 20
                   RECORD_OVERFLOW = 22, DECODE_ERROR = 50, PROTOCOL_VERSION = 70,
                   INTERNAL_ERROR = 80, NO_RENEGOTIATION = 100;
 constexpr size_t EXPLICIT_NONCE = 8;  // AES-GCM only
+
+// The buffers a loop thread lends the connections it runs, one call at a time.
+uint8_t *thread_buffer(bool in) {
+    thread_local std::unique_ptr<uint8_t[]> bin, bout;
+    std::unique_ptr<uint8_t[]> &b = in ? bin : bout;
+    if (!b) b.reset(new (std::nothrow) uint8_t[in ? TLS_IN_SCRATCH : TLS_OUT_SCRATCH]);
+    return b.get();
+}
 
 void put64(uint8_t *p, uint64_t v) {
     for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
@@ -61,9 +71,17 @@ const char *tls_alert_name(uint8_t desc) {
     }
 }
 
-int tls_record::init(const tls_keys &k, tls_bio *bio, uint8_t *in, size_t in_cap, uint8_t *out,
-                     size_t out_cap) {
-    if (in_cap < TLS_IN_SCRATCH || out_cap < TLS_OUT_SCRATCH) return TRUFLUX_EINVAL;
+tls_record::~tls_record() {
+    wipe(wiv_, sizeof wiv_);
+    wipe(riv_, sizeof riv_);
+    if (in_own_) {
+        wipe(in_, TLS_IN_SCRATCH);
+        delete[] in_;
+    }
+    if (out_own_) delete[] out_;
+}
+
+int tls_record::init(const tls_keys &k, tls_bio *bio) {
     int rc = wr_.set_key(k.c, k.write_key);
     if (rc == 0) rc = rd_.set_key(k.c, k.read_key);
     if (rc != 0) return rc;
@@ -73,11 +91,67 @@ int tls_record::init(const tls_keys &k, tls_bio *bio, uint8_t *in, size_t in_cap
     wseq_ = k.write_seq;
     rseq_ = k.read_seq;
     bio_ = bio;
-    in_ = in;
-    in_cap_ = in_cap;
-    out_ = out;
-    out_cap_ = out_cap;
     return 0;
+}
+
+bool tls_record::take_in() {
+    if (!in_) in_ = thread_buffer(true);
+    return in_ != nullptr;
+}
+
+void tls_record::settle_in() {
+    if (!in_) return;
+    bool busy = in_end_ > in_beg_ || plain_len_ > 0;
+    if (in_own_) {
+        if (busy) return;
+        wipe(in_, TLS_IN_SCRATCH);
+        delete[] in_;
+        in_own_ = false;
+    } else if (busy) {
+        // Half a record, or plaintext not yet returned: it stays with this connection. The
+        // offsets are kept, so the whole used part moves.
+        uint8_t *own = new (std::nothrow) uint8_t[TLS_IN_SCRATCH];
+        if (own) {
+            memcpy(own, in_, in_end_);
+            in_ = own;
+            in_own_ = true;
+            return;
+        }
+        failed_ = TRUFLUX_ENOMEM;
+        detail_ = "TLS: no memory to keep a record";
+    }
+    in_ = nullptr;
+    in_beg_ = in_end_ = plain_at_ = plain_len_ = 0;
+}
+
+bool tls_record::take_out() {
+    if (!out_) out_ = thread_buffer(false);
+    return out_ != nullptr;
+}
+
+void tls_record::settle_out() {
+    if (!out_) return;
+    bool busy = out_off_ < out_len_;
+    if (out_own_) {
+        if (busy) return;
+        delete[] out_;
+        out_own_ = false;
+    } else if (busy) {
+        // The bio took part of a record: the rest waits here for the next call.
+        uint8_t *own = new (std::nothrow) uint8_t[TLS_OUT_SCRATCH];
+        if (own) {
+            memcpy(own, out_ + out_off_, out_len_ - out_off_);
+            out_len_ -= out_off_;
+            out_off_ = 0;
+            out_ = own;
+            out_own_ = true;
+            return;
+        }
+        failed_ = TRUFLUX_ENOMEM;
+        detail_ = "TLS: no memory to keep a record";
+    }
+    out_ = nullptr;
+    out_off_ = out_len_ = 0;
 }
 
 void tls_record::nonce(const uint8_t *iv, uint64_t seq, const uint8_t *explicit_part,
@@ -116,7 +190,8 @@ ssize_t tls_record::seal_to(uint8_t *r, uint8_t type, const uint8_t *p, size_t n
 
 int tls_record::seal(uint8_t type, const uint8_t *p, size_t n) {
     if (out_off_ == out_len_) out_off_ = out_len_ = 0;
-    if (n > TLS_MAX_PLAIN || out_len_ + TLS_HEADER + 8 + n + TAG_LEN > out_cap_)
+    if (!take_out()) return TRUFLUX_ENOMEM;
+    if (n > TLS_MAX_PLAIN || out_len_ + TLS_HEADER + 8 + n + TAG_LEN > TLS_OUT_SCRATCH)
         return TRUFLUX_EINTERNAL;
     ssize_t w = seal_to(out_ + out_len_, type, p, n);
     if (w < 0) return (int)w;
@@ -142,6 +217,7 @@ void tls_record::send_alert(uint8_t level, uint8_t desc) {
     uint8_t a[2] = {level, desc};
     // Best effort: a bio that is full or gone only loses the alert.
     if (seal(TLS_ALERT, a, sizeof a) == 0) flush();
+    settle_out();
 }
 
 int tls_record::fatal(uint8_t alert, int code, const std::string &why) {
@@ -152,6 +228,12 @@ int tls_record::fatal(uint8_t alert, int code, const std::string &why) {
 }
 
 ssize_t tls_record::write(const uint8_t *buf, size_t len) {
+    ssize_t r = write_records(buf, len);
+    settle_out();
+    return r;
+}
+
+ssize_t tls_record::write_records(const uint8_t *buf, size_t len) {
     if (failed_) return failed_;
     if (has_unsent()) {
         int rc = flush();
@@ -208,6 +290,7 @@ ssize_t tls_record::write(const uint8_t *buf, size_t len) {
 ssize_t tls_record::send_record(uint8_t type, const uint8_t *p, size_t n) {
     int rc = seal(type, p, n);
     if (rc == 0) rc = flush();
+    settle_out();
     return rc < 0 ? rc : (ssize_t)n;
 }
 
@@ -260,6 +343,13 @@ int tls_record::open(uint8_t *dst, uint8_t *type, size_t *plain_len, size_t *pla
 }
 
 ssize_t tls_record::read(uint8_t *buf, size_t len) {
+    if (!take_in()) return TRUFLUX_ENOMEM;
+    ssize_t r = read_records(buf, len);
+    settle_in();
+    return r;
+}
+
+ssize_t tls_record::read_records(uint8_t *buf, size_t len) {
     if (failed_ && !plain_len_) return failed_;
     size_t got = 0;
     if (plain_len_) {
@@ -345,7 +435,7 @@ ssize_t tls_record::read(uint8_t *buf, size_t len) {
             in_end_ -= in_beg_;
             in_beg_ = 0;
         }
-        size_t want = in_cap_ - in_end_;
+        size_t want = TLS_IN_SCRATCH - in_end_;
         ssize_t r = bio_->recv(in_ + in_end_, want);
         last_full_ = r > 0 && (size_t)r == want;
         if (r > 0) {

@@ -1,8 +1,11 @@
 // lib/crypto: the TLS 1.2 record layer for application data once the handshake is done,
 // sealed and opened with tfc::aead (what kernel TLS offload does with the kernel's cipher
 // code). The handshake, and everything about certificates, stays with mbedTLS
-// (tls_engine.cpp); it hands over the keys, the sequence numbers and two scratch buffers of
-// its own, so that the switch costs no memory per connection.
+// (tls_engine.cpp); it hands over the keys and the sequence numbers, then frees its own
+// state. Records are sealed and opened in two buffers per thread; a connection holds a
+// buffer of its own only while a record of it is half received, not yet returned, or half
+// sent (the way lib/wire's decoder lends its receive buffer), so an idle connection holds
+// no record buffer at all.
 //
 // Only the AEAD suites tfc::aead implements: AES-256-GCM (RFC 5288: a 4-byte salt from the
 // key block and an 8-byte explicit nonce, the sequence number, before each ciphertext) and
@@ -27,7 +30,7 @@ namespace tfc {
 constexpr size_t TLS_HEADER = 5;
 constexpr size_t TLS_MAX_PLAIN = 16384;              // RFC 5246 6.2.1
 constexpr size_t TLS_MAX_CIPHERTEXT = 16384 + 256;   // longest record body accepted
-// Scratch each direction needs: the longest record accepted (in), a full record plus an
+// Room each direction needs: the longest record accepted (in), a full record plus an
 // alert record behind it (out).
 constexpr size_t TLS_IN_SCRATCH = TLS_HEADER + TLS_MAX_CIPHERTEXT;
 constexpr size_t TLS_OUT_SCRATCH = 2 * TLS_HEADER + 2 * (8 + TAG_LEN) + TLS_MAX_PLAIN + 2;
@@ -56,18 +59,15 @@ const char *tls_alert_name(uint8_t desc);
 class tls_record {
 public:
     tls_record() = default;
-    ~tls_record() {
-        wipe(wiv_, sizeof wiv_);
-        wipe(riv_, sizeof riv_);
-    }
+    ~tls_record();
     tls_record(const tls_record &) = delete;
     tls_record &operator=(const tls_record &) = delete;
 
-    // Keys the record layer. `in` and `out` are lent for the object's life (at least
-    // TLS_IN_SCRATCH and TLS_OUT_SCRATCH bytes), `bio` too. 0, or TRUFLUX_ENOMEM /
-    // TRUFLUX_EINTERNAL / TRUFLUX_EINVAL (scratch too small).
-    int init(const tls_keys &k, tls_bio *bio, uint8_t *in, size_t in_cap, uint8_t *out,
-             size_t out_cap);
+    // Keys the record layer; `bio` is lent for the object's life. 0, or TRUFLUX_ENOMEM /
+    // TRUFLUX_EINTERNAL.
+    int init(const tls_keys &k, tls_bio *bio);
+    // Bytes of record buffer this connection holds now (0 between records).
+    size_t held() const { return (in_own_ ? TLS_IN_SCRATCH : 0) + (out_own_ ? TLS_OUT_SCRATCH : 0); }
 
     // The contract of tls_session::read / write (tls_engine.h). write() given more than a
     // record seals several straight into the bio's send_space() when it has one; otherwise
@@ -89,6 +89,14 @@ private:
     int seal(uint8_t type, const uint8_t *p, size_t n);  // appends one record to out_
     int flush();  // 0 (all sent or WANT_WRITE: check has_unsent()) or a bio error
     int fatal(uint8_t alert, int code, const std::string &why);
+    ssize_t read_records(uint8_t *buf, size_t len);
+    ssize_t write_records(const uint8_t *buf, size_t len);
+    // Take the thread's buffer when holding none; after the call, keep what must stay in a
+    // buffer of the connection's own, or give the buffer back.
+    bool take_in();
+    void settle_in();
+    bool take_out();
+    void settle_out();
     void send_alert(uint8_t level, uint8_t desc);
     void nonce(const uint8_t *iv, uint64_t seq, const uint8_t *explicit_part, uint8_t out[IV_LEN]) const;
     bool record_ready() const;
@@ -101,8 +109,8 @@ private:
     uint8_t wiv_[IV_LEN] = {}, riv_[IV_LEN] = {};
     uint64_t wseq_ = 0, rseq_ = 0;
     tls_bio *bio_ = nullptr;
-    uint8_t *in_ = nullptr, *out_ = nullptr;
-    size_t in_cap_ = 0, out_cap_ = 0;
+    uint8_t *in_ = nullptr, *out_ = nullptr;  // the thread's, the connection's own, or NULL
+    bool in_own_ = false, out_own_ = false;
     size_t in_beg_ = 0, in_end_ = 0;      // received bytes not yet opened
     size_t plain_at_ = 0, plain_len_ = 0;  // opened in place, not yet returned
     size_t out_off_ = 0, out_len_ = 0;     // sealed bytes; sent up to out_off_
