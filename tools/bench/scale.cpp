@@ -3,8 +3,11 @@
 // --connections: a server process and a client process holding N idle connections; the
 // driver reads the server's memory from /proc/PID/status before the clients connect and
 // once all N are open, and divides the growth by N. RssAnon is the heap and stacks actually
-// touched (what the goal of 4 KiB per connection is about); VmData also counts memory that
-// was reserved but never touched.
+// touched; VmData also counts memory that was reserved but never touched; the server also
+// reports the bytes its allocator has handed out and not taken back (glibc's mallinfo2, one
+// arena for the whole process), which leaves out memory freed since (a TLS handshake's
+// buffers) that RssAnon still counts until the allocator reuses it. The goal of 4 KiB per
+// connection is about what a connection holds: the bytes in use.
 //
 // --fanout: N clients, and a server that broadcasts M messages of 64 B to all of them as
 // fast as they are taken: it pauses while any connection has more than PACE_BYTES queued,
@@ -12,6 +15,7 @@
 // over the time from the first broadcast to the last delivery (one CLOCK_MONOTONIC for both
 // processes).
 #include <event2/event.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -130,6 +134,12 @@ void start_pump(void *arg) {
     schedule_pump(s, false);
 }
 
+// Bytes malloc has handed out and not taken back (all threads: see run_scale_server).
+unsigned long long heap_in_use() {
+    struct mallinfo2 m = mallinfo2();
+    return (unsigned long long)(m.uordblks + m.hblkhd);
+}
+
 void server_open(void *user, tf_conn_t *conn) {
     ScaleServer *s = static_cast<ScaleServer *>(user);
     bool here = tf_loop_in_thread(s->side.loop) != 0;
@@ -139,7 +149,7 @@ void server_open(void *user, tf_conn_t *conn) {
         if (here) s->open_here++;
         if (++s->open != s->target) return;
     }
-    say("OPEN %ld\n", s->target);
+    say("OPEN %ld %llu\n", s->target, heap_in_use());
     if (!s->fanout) return;
     // The pump's timer belongs to the first loop: started there.
     if (here) start_pump(s);
@@ -219,6 +229,9 @@ void launch_more(ScaleClients *c) {
 
 int run_scale_server(const TfSystem &sys, const Env &env, bool fanout,
                      const std::map<std::string, std::string> &o) {
+    // One arena, so that mallinfo2 (which reads the main arena only) sees the loop threads'
+    // allocations too.
+    if (!fanout) mallopt(M_ARENA_MAX, 1);
     ScaleServer s;
     s.target = opt_long(o, "clients", 1);
     s.messages = opt_long(o, "count", 0);
@@ -268,7 +281,7 @@ int run_scale_server(const TfSystem &sys, const Env &env, bool fanout,
     }
     // Before READY: the driver's first memory reading then includes their threads.
     for (tf_loop_t *l : s.extra_loops) tf_loop_start(l);
-    say("READY %d %s\n", port, hosts.c_str());
+    say("READY %d %s %llu\n", port, hosts.c_str(), heap_in_use());
     tf_loop_start(s.side.loop);
     wait_for_stdin_eof();
     tf_loop_stop(s.side.loop);
@@ -363,7 +376,8 @@ struct ScaleResult {
     std::string system, mode, error;
     long n = 0, loops = 1, messages = 0;
     bool ok = false, unsupported = false;
-    double per_conn_anon = NAN, per_conn_data = NAN, seconds = NAN, rate = NAN;
+    double per_conn_anon = NAN, per_conn_data = NAN, per_conn_heap = NAN, seconds = NAN,
+           rate = NAN;
     double cpu_server = NAN, cpu_clients = NAN, setup_seconds = NAN;
     Mem before, after;
     std::string load;
@@ -387,7 +401,8 @@ ScaleResult measure(const Env &env, const TfSystem &t, bool fanout, long n, long
     }
     std::istringstream ready(line.substr(6));
     std::string port, hosts;
-    ready >> port >> hosts;
+    unsigned long long heap_before = 0, heap_after = 0;
+    ready >> port >> hosts >> heap_before;
     r.before = read_mem(server.pid());
     double t0 = tf_now();
     std::vector<std::string> cargv =
@@ -405,6 +420,8 @@ ScaleResult measure(const Env &env, const TfSystem &t, bool fanout, long n, long
     }
     r.setup_seconds = tf_now() - t0;
     r.after = read_mem(server.pid());
+    if (!fanout && std::sscanf(line.c_str() + 5, "%*d %llu", &heap_after) == 1 && heap_before)
+        r.per_conn_heap = ((double)heap_after - (double)heap_before) / (double)n;
     r.per_conn_anon = (double)(r.after.rss_anon - r.before.rss_anon) * 1024.0 / (double)n;
     r.per_conn_data = (double)(r.after.vm_data - r.before.vm_data) * 1024.0 / (double)n;
     if (fanout) {
@@ -521,12 +538,13 @@ int run_scale(const Env &env, const std::map<std::string, std::string> &o, bool 
             if (r.ok)
                 std::printf(", \"server_rss_anon_kb\": [%ld, %ld], \"server_vm_data_kb\": [%ld, %ld],"
                             " \"bytes_per_conn_rss_anon\": %s, \"bytes_per_conn_vm_data\": %s,"
+                            " \"bytes_per_conn_heap_in_use\": %s,"
                             " \"connect_seconds\": %s, \"messages\": %ld, \"seconds\": %s,"
                             " \"deliveries_per_s\": %s, \"cpu_server\": %s, \"cpu_clients\": %s,"
                             " \"load\": \"%s\"",
                             r.before.rss_anon, r.after.rss_anon, r.before.vm_data, r.after.vm_data,
                             jn(r.per_conn_anon).c_str(), jn(r.per_conn_data).c_str(),
-                            jn(r.setup_seconds).c_str(), r.messages, jn(r.seconds).c_str(),
+                            jn(r.per_conn_heap).c_str(), jn(r.setup_seconds).c_str(), r.messages, jn(r.seconds).c_str(),
                             jn(r.rate).c_str(), jn(r.cpu_server).c_str(), jn(r.cpu_clients).c_str(),
                             r.load.c_str());
             std::printf("}");
@@ -546,8 +564,11 @@ int run_scale(const Env &env, const std::map<std::string, std::string> &o, bool 
             }
             std::printf("  server memory: RssAnon %ld -> %ld kB, VmData %ld -> %ld kB\n",
                         r.before.rss_anon, r.after.rss_anon, r.before.vm_data, r.after.vm_data);
-            std::printf("  per connection: %.0f B resident (RssAnon), %.0f B reserved (VmData)\n",
+            std::printf("  per connection: %.0f B resident (RssAnon), %.0f B reserved (VmData)",
                         r.per_conn_anon, r.per_conn_data);
+            if (!std::isnan(r.per_conn_heap))
+                std::printf(", %.0f B in use (malloc)", r.per_conn_heap);
+            std::printf("\n");
             std::printf("  all %ld connected in %.2f s (load %s)\n", r.n, r.setup_seconds,
                         r.load.c_str());
             if (r.mode == "fanout")
