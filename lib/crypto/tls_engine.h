@@ -7,9 +7,9 @@
 // Whose code seals the records: mbedTLS runs the handshake (certificates, verification,
 // pins, the alerts it sends). Once it is done, with AES-256-GCM or ChaCha20-Poly1305,
 // application data is sealed and opened by tls_record.h with the library's own AEADs
-// (tfc::aead, the code the secure layer uses), in the buffers mbedTLS already holds; with
-// AES-128-GCM, or when anything of the handshake's record layer is left over, mbedTLS
-// keeps doing the records. Either way the peer sees standard TLS 1.2 records.
+// (tfc::aead, the code the secure layer uses), and mbedTLS's context is freed (an idle
+// connection then holds no record buffer); with AES-128-GCM, or when anything of the
+// handshake's record layer is left over, mbedTLS keeps doing the records. Either way the peer sees standard TLS 1.2 records.
 #pragma once
 #include <sys/types.h>
 
