@@ -451,6 +451,8 @@ void tls_session::close_notify() {
 
 bool tls_session::fast_records() const { return p_->rec != nullptr; }
 
+size_t tls_session::record_bytes_held() const { return p_->rec ? p_->rec->held() : 0; }
+
 const char *tls_session::suite() const {
     return p_->ssl ? mbedtls_ssl_get_ciphersuite(p_->ssl) : p_->suite;
 }

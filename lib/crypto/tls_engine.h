@@ -93,6 +93,9 @@ public:
     void close_notify();
     // Whether application data goes through tls_record (after the handshake).
     bool fast_records() const;
+    // Bytes of record buffer the session holds now with fast_records() (0 while no record
+    // of it is half received, unreturned or half sent).
+    size_t record_bytes_held() const;
     // The negotiated suite's name, as mbedTLS spells it.
     const char *suite() const;
     // For tests playing a misbehaving peer: seals one record of any content type (only
