@@ -96,14 +96,15 @@ install-test: build
 	$(banner)
 	bash scripts/test-install.sh $(BUILD_DIR)
 
-# The other crypto backend: the Noise vectors, the primitives' known answers and the secure
-# layer's tests, built against OpenSSL's libcrypto (docs/CRYPTO.md).
+# The other crypto backend: the Noise vectors, the primitives' known answers, the secure
+# layer's tests and TLS's (whose records the backend seals), built against OpenSSL's
+# libcrypto (docs/CRYPTO.md).
 test-openssl: install-deps
 	$(banner)
 	$(call configure,$(OPENSSL_DIR)) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTRUFLUX_CRYPTO=openssl \
 	  -DTRUFLUX_EXAMPLES=OFF
 	$(CMAKE) --build $(OPENSSL_DIR) -j $(JOBS)
-	cd $(OPENSSL_DIR) && $(CTEST) $(CTEST_FLAGS) --no-tests=error -R 'noise|crypto|secure'
+	cd $(OPENSSL_DIR) && $(CTEST) $(CTEST_FLAGS) --no-tests=error -R 'noise|crypto|secure|tls|wss'
 
 run: build
 	exec $(TRUFLUX_BIN) serve --tcp 127.0.0.1:$(PORT) --web 127.0.0.1:$(WEB_PORT)
