@@ -4,6 +4,7 @@
 #include "crypto/backend.h"
 #include "crypto/aesgcm_ni.h"
 #include "crypto/chachapoly_simd.h"
+#include "crypto/x25519.h"
 
 #include <unistd.h>
 
@@ -73,11 +74,6 @@ drbg &thread_drbg() {
     return d;
 }
 
-// mbedTLS's f_rng signature, for the ECP blinding it does during scalar multiplication.
-int drbg_rng(void *, unsigned char *out, size_t len) {
-    return random_bytes(out, len) == 0 ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
-}
-
 }  // namespace
 
 int random_bytes(uint8_t *out, size_t len) {
@@ -96,6 +92,27 @@ int random_bytes(uint8_t *out, size_t len) {
 // ---- X25519 ------------------------------------------------------------------------------
 
 namespace {
+
+#if TFC_X25519_NATIVE
+
+// The library's own ladder (x25519.h), over ten times faster than mbedTLS's ECP code.
+// It returns RFC 7748's all-zero output for a low-order u; x25519() turns that into
+// TRUFLUX_EPROTO. u == NULL means the base point.
+int x25519_mul(const uint8_t priv[DH_LEN], const uint8_t *u, uint8_t out[DH_LEN]) {
+    if (u) {
+        x25519_scalarmult(out, priv, u);
+    } else {
+        x25519_scalarmult_base(out, priv);
+    }
+    return 0;
+}
+
+#else  // no 128-bit integers: mbedTLS's ECP code
+
+// mbedTLS's f_rng signature, for the ECP blinding it does during scalar multiplication.
+int drbg_rng(void *, unsigned char *out, size_t len) {
+    return random_bytes(out, len) == 0 ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
 
 // X25519(k, u) with mbedTLS's Montgomery ladder. mbedTLS stores Curve25519 scalars and
 // u-coordinates as little-endian integers (RFC 7748's encoding), and insists on a clamped
@@ -144,6 +161,8 @@ int x25519_mul(const uint8_t priv[DH_LEN], const uint8_t *u, uint8_t out[DH_LEN]
     return ret;
 }
 
+#endif  // TFC_X25519_NATIVE
+
 }  // namespace
 
 int x25519_public(const uint8_t priv[DH_LEN], uint8_t pub[DH_LEN]) {
@@ -162,7 +181,7 @@ int x25519(const uint8_t priv[DH_LEN], const uint8_t pub[DH_LEN], uint8_t shared
     if (rc != 0) return rc;
     uint8_t acc = 0;
     for (size_t i = 0; i < DH_LEN; i++) acc |= shared[i];
-    // Belt and braces: the ladder already fails for low-order points.
+    // A low-order pub: the ladder's output is all zeros (mbedTLS's already fails for them).
     return acc == 0 ? TRUFLUX_EPROTO : 0;
 }
 
