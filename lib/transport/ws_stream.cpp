@@ -43,10 +43,11 @@ constexpr size_t BATCH_MAX = 1u << 20;       // frames packed into one message, 
 constexpr size_t CLIENT_FRAG = 64u << 10;    // a client's fragments (masked via scratch)
 constexpr int MAX_IOV = 64;
 constexpr size_t STAGE_CAP = 2 * (ws::MAX_HEADER + ws::MAX_CONTROL);
-// Over an inner stream: octets we hold for it. Not more: a larger buffer, allocated and
-// freed per message, kept glibc growing and trimming the heap at every 128 kB roundtrip
-// (page faults; truflux-wss 128 kB row 0.51 -> 0.34 s with 64 KiB).
-constexpr size_t LOW_CAP = 64u << 10;
+// Over an inner stream: octets we hold for it (two TLS records). Not more: a larger buffer,
+// allocated and freed per message, kept glibc growing and trimming the heap at every 128 kB
+// roundtrip (page faults; truflux-wss 128 kB row 0.51 s with 256 KiB, 0.34 with 64, 0.29
+// with 32).
+constexpr size_t LOW_CAP = 32u << 10;
 
 ssize_t errno_result(bool writing) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
