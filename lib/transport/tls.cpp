@@ -39,17 +39,13 @@ struct tls_ctx {
 class tls_stream final : public stream, private tfc::tls_bio {
 public:
     tls_stream(stream *inner)
-        : inner_(inner), wire_(evbuffer_new()), direct_(inner->can_write_direct()) {}
+        : inner_(inner), direct_(inner->can_write_direct()) {}
     ~tls_stream() override {
         sess_.reset();
         if (wire_) evbuffer_free(wire_);
     }
 
     bool init(tls_ctx *ctx, const std::string &name, int *err) {
-        if (!wire_) {
-            *err = TRUFLUX_ENOMEM;
-            return false;
-        }
         sess_.reset(tfc::tls_session::create(ctx->cfg, name, this, err));
         return sess_ != nullptr;
     }
@@ -84,7 +80,7 @@ public:
         ssize_t total = 0;
         for (;;) {
             if (flush_wire() < 0) return total ? total : failed_;
-            if (evbuffer_get_length(wire_) > 0) break;  // the inner stream is full
+            if (wire_len() > 0) break;  // the inner stream is full
             if (ahead_) {
                 evbuffer_drain(out, ahead_);
                 total += (ssize_t)ahead_;
@@ -117,7 +113,7 @@ public:
         if (!can_write_direct() || len != 0 || data || hlen > RECORD || ahead_)
             return IO_NO_DIRECT;
         if (flush_wire() < 0) return failed_;
-        if (evbuffer_get_length(wire_) > 0 || inner_->has_output()) return IO_WANT_WRITE;
+        if (wire_len() > 0 || inner_->has_output()) return IO_WANT_WRITE;
         ssize_t n = sess_->write(hdr, hlen);
         if (n == tfc::TLS_WANT_WRITE || n == tfc::TLS_WANT_READ) return IO_WANT_WRITE;
         return n;
@@ -125,7 +121,7 @@ public:
 
     bool has_pending() const override { return sess_->pending() || inner_->has_pending(); }
     bool has_output() const override {
-        return evbuffer_get_length(wire_) > 0 || inner_->has_output();
+        return wire_len() > 0 || inner_->has_output();
     }
     void shutdown_write() override {
         sess_->close_notify();
@@ -145,12 +141,13 @@ private:
         size_t took = 0;
         // Nothing queued before: straight to the socket from the engine's memory, and only
         // what the socket does not take is copied (no allocation per small record).
-        if (direct_ && evbuffer_get_length(wire_) == 0 && !inner_->has_output()) {
+        if (direct_ && wire_len() == 0 && !inner_->has_output()) {
             ssize_t w = inner_->write_direct(p, n, nullptr, 0);
             if (w < 0 && w != IO_WANT_WRITE) return w;
             if (w > 0) took = (size_t)w;
         }
-        if (took < n && evbuffer_add(wire_, p + took, n - took) != 0) return TRUFLUX_ENOMEM;
+        if (took < n && (!wire() || evbuffer_add(wire_, p + took, n - took) != 0))
+            return TRUFLUX_ENOMEM;
         return (ssize_t)n;
     }
     ssize_t recv(uint8_t *p, size_t n) override {
@@ -159,7 +156,8 @@ private:
         return r;
     }
     uint8_t *send_space(size_t n) override {
-        if (evbuffer_reserve_space(wire_, (ev_ssize_t)n, &space_, 1) < 1 || space_.iov_len < n)
+        if (!wire() || evbuffer_reserve_space(wire_, (ev_ssize_t)n, &space_, 1) < 1 ||
+            space_.iov_len < n)
             return nullptr;
         return static_cast<uint8_t *>(space_.iov_base);
     }
@@ -170,18 +168,28 @@ private:
 
     // Moves records to the inner stream as far as it takes them: 0, or < 0 when it failed.
     int flush_wire() {
-        while (evbuffer_get_length(wire_) > 0) {
+        while (wire_len() > 0) {
             ssize_t n = inner_->write(wire_);
             if (n > 0) continue;
             if (n == 0 || n == IO_WANT_WRITE || n == IO_WANT_READ) return 0;
             failed_ = (int)n;
             return failed_;
         }
+        // Drained: an idle connection keeps no buffer.
+        if (wire_) {
+            evbuffer_free(wire_);
+            wire_ = nullptr;
+        }
         return 0;
+    }
+    size_t wire_len() const { return wire_ ? evbuffer_get_length(wire_) : 0; }
+    evbuffer *wire() {
+        if (!wire_) wire_ = evbuffer_new();
+        return wire_;
     }
 
     std::unique_ptr<stream> inner_;
-    evbuffer *wire_;
+    evbuffer *wire_ = nullptr;  // records the inner stream has not taken (made when needed)
     evbuffer_iovec space_ = {};  // reserved by send_space()
     bool direct_;                // inner_ can write from our memory (write_direct)
     std::unique_ptr<tfc::tls_session> sess_;

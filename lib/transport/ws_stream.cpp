@@ -155,12 +155,12 @@ public:
         if (release_) release_(release_arg_);
     }
 
-    // Runs over `inner` (owned from now on) instead of the socket. False without memory.
+    // Runs over `inner` (owned from now on) instead of the socket. Always true (the buffer
+    // toward it is made when needed).
     bool set_inner(stream *inner) {
         inner_.reset(inner);
         fd_ = inner->fd();
-        low_out_ = evbuffer_new();
-        return low_out_ != nullptr;
+        return true;
     }
 
     ssize_t handshake() override;
@@ -230,8 +230,11 @@ private:
         return low_sendv(&v, 1);
     }
     int low_flush();
-    bool low_has_output() const {
-        return inner_ && (evbuffer_get_length(low_out_) > 0 || inner_->has_output());
+    bool low_has_output() const { return inner_ && (low_len() > 0 || inner_->has_output()); }
+    size_t low_len() const { return low_out_ ? evbuffer_get_length(low_out_) : 0; }
+    bool low_buf() {
+        if (!low_out_) low_out_ = evbuffer_new();
+        return low_out_ != nullptr;
     }
     void keep_rest(const uint8_t *p, size_t n) { in_.assign(p, p + n); in_off_ = 0; }
 
@@ -242,6 +245,7 @@ private:
     std::string detail_;
     std::unique_ptr<stream> inner_;  // wss: the TLS stream under us; NULL: the socket itself
     evbuffer *low_out_ = nullptr;    // wss: our octets the inner stream has not taken yet
+                                     // (made when needed, freed once drained)
     int low_failed_ = 0;             // wss: the inner stream's write error, reported once seen
     bool inner_done_ = false;        // wss: the inner stream's handshake finished
     bool segments_ = false;          // RAW: the queue may hold file segments
@@ -262,11 +266,22 @@ private:
     int failed_ = 0;
 
     // Control frames of ours: at most one pong (the latest ping's, RFC 6455 5.5.3) and the
-    // close, staged onto the wire between data frames.
-    uint8_t stage_[STAGE_CAP];
+    // close, staged onto the wire between data frames. Their room exists only while one is
+    // due or being written: an idle connection holds none.
+    struct control_room {
+        uint8_t stage[STAGE_CAP];
+        uint8_t pong[ws::MAX_CONTROL];
+    };
+    std::unique_ptr<control_room> ctl_;
+    bool room() {
+        if (!ctl_) ctl_.reset(new (std::nothrow) control_room);
+        return ctl_ != nullptr;
+    }
+    void drop_room() {
+        if (stage_len_ == 0 && !pong_pending_) ctl_.reset();
+    }
     size_t stage_len_ = 0, stage_off_ = 0;
     bool pong_pending_ = false;
-    uint8_t pong_[ws::MAX_CONTROL];
     size_t pong_len_ = 0;
     bool close_pending_ = false, close_sent_ = false;
     uint16_t close_code_ = ws::CLOSE_NORMAL;
@@ -285,9 +300,10 @@ private:
 // ---- control frames -------------------------------------------------------------------------
 
 void ws_stream::put_control(uint8_t op, const uint8_t *p, size_t n) {
+    if (!room()) return;  // without memory the frame is lost; the connection ends anyway
     uint8_t key[4];
     if (!server_) next_mask(key);
-    uint8_t *at = stage_ + stage_len_;
+    uint8_t *at = ctl_->stage + stage_len_;
     size_t h = ws::header_write(at, op, true, n, server_ ? nullptr : key);
     if (server_) {
         memcpy(at + h, p, n);
@@ -302,7 +318,7 @@ void ws_stream::stage_control() {
     if (stage_off_ < stage_len_ || frame_active() || close_sent_) return;
     stage_len_ = stage_off_ = 0;
     if (pong_pending_) {
-        put_control(ws::OP_PONG, pong_, pong_len_);
+        put_control(ws::OP_PONG, ctl_->pong, pong_len_);
         pong_pending_ = false;
     }
     if (close_pending_) {
@@ -325,11 +341,12 @@ void ws_stream::stage_control() {
 bool ws_stream::flush_control() {
     stage_control();
     while (stage_off_ < stage_len_) {
-        ssize_t n = low_send(stage_ + stage_off_, stage_len_ - stage_off_);
+        ssize_t n = low_send(ctl_->stage + stage_off_, stage_len_ - stage_off_);
         if (n <= 0) return false;
         stage_off_ += (size_t)n;
     }
     stage_len_ = stage_off_ = 0;
+    drop_room();
     return !close_pending_;
 }
 
@@ -550,8 +567,8 @@ ssize_t ws_stream::read(uint8_t *buf, size_t len) {
                 }
                 break;
             case ws::event::PING:
-                if (close_sent_) break;
-                memcpy(pong_, ev.data, ev.len);
+                if (close_sent_ || !room()) break;
+                memcpy(ctl_->pong, ev.data, ev.len);
                 pong_len_ = ev.len;
                 pong_pending_ = true;
                 break;
@@ -643,7 +660,7 @@ ssize_t ws_stream::write(evbuffer *out) {
     }
     iovec iov[MAX_IOV];
     int n = 0;
-    if (stage_off_ < stage_len_) iov[n++] = {stage_ + stage_off_, stage_len_ - stage_off_};
+    if (stage_off_ < stage_len_) iov[n++] = {ctl_->stage + stage_off_, stage_len_ - stage_off_};
     if (hdr_off_ < hdr_len_) iov[n++] = {hdr_ + hdr_off_, hdr_len_ - hdr_off_};
     if (frame_left_) {
         if (server_) {
@@ -671,7 +688,10 @@ ssize_t ws_stream::write(evbuffer *out) {
     size_t k = std::min(left, stage_len_ - stage_off_);
     stage_off_ += k;
     left -= k;
-    if (stage_off_ == stage_len_) stage_off_ = stage_len_ = 0;
+    if (stage_off_ == stage_len_) {
+        stage_off_ = stage_len_ = 0;
+        drop_room();
+    }
     k = std::min(left, hdr_len_ - hdr_off_);
     hdr_off_ += k;
     left -= k;
@@ -704,7 +724,8 @@ ssize_t ws_stream::write_direct_inner(const uint8_t *hdr, size_t hlen, const voi
     ssize_t w = inner_->write_direct(buf, h + total, nullptr, 0);
     if (w <= 0) return w == 0 || w == IO_WANT_WRITE || w == IO_NO_DIRECT ? IO_NO_DIRECT : w;
     // A stream that took part of it: the rest is ours to send first.
-    if ((size_t)w < h + total && evbuffer_add(low_out_, buf + w, h + total - (size_t)w) != 0)
+    if ((size_t)w < h + total &&
+        (!low_buf() || evbuffer_add(low_out_, buf + w, h + total - (size_t)w) != 0))
         return TRUFLUX_ENOMEM;
     return (ssize_t)total;
 }
@@ -741,7 +762,7 @@ ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *dat
     }
     hdr_off_ = 0;
     frame_left_ = total;
-    if (stage_off_ < stage_len_) iov[n++] = {stage_ + stage_off_, stage_len_ - stage_off_};
+    if (stage_off_ < stage_len_) iov[n++] = {ctl_->stage + stage_off_, stage_len_ - stage_off_};
     iov[n++] = {hdr_, hdr_len_};
     if (server_) {
         iov[n++] = {const_cast<uint8_t *>(hdr), hlen};
@@ -757,7 +778,10 @@ ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *dat
     size_t k = std::min(left, stage_len_ - stage_off_);
     stage_off_ += k;
     left -= k;
-    if (stage_off_ == stage_len_) stage_off_ = stage_len_ = 0;
+    if (stage_off_ == stage_len_) {
+        stage_off_ = stage_len_ = 0;
+        drop_room();
+    }
     k = std::min(left, hdr_len_ - hdr_off_);
     hdr_off_ += k;
     left -= k;
@@ -804,8 +828,9 @@ ssize_t ws_stream::low_sendv(const iovec *iov, int n) {
         return w >= 0 ? w : errno_result(true);
     }
     if (low_flush() < 0) return low_failed_;
-    size_t have = evbuffer_get_length(low_out_);
+    size_t have = low_len();
     if (have >= LOW_CAP) return IO_WANT_WRITE;
+    if (!low_buf()) return TRUFLUX_ENOMEM;
     size_t room = LOW_CAP - have, took = 0;
     for (int i = 0; i < n && took < room; i++) {
         size_t k = std::min(iov[i].iov_len, room - took);
@@ -824,12 +849,21 @@ ssize_t ws_stream::low_sendv(const iovec *iov, int n) {
 int ws_stream::low_flush() {
     if (!inner_) return 0;
     if (low_failed_) return low_failed_;
-    while (evbuffer_get_length(low_out_) > 0 || inner_->has_output()) {
+    while (low_len() > 0 || inner_->has_output()) {
+        if (!low_buf()) {
+            low_failed_ = TRUFLUX_ENOMEM;
+            return low_failed_;
+        }
         ssize_t w = inner_->write(low_out_);
         if (w > 0) continue;
         if (w == 0 || w == IO_WANT_WRITE || w == IO_WANT_READ) return 0;
         low_failed_ = (int)w;
         return low_failed_;
+    }
+    // Drained: an idle connection keeps no buffer.
+    if (low_out_) {
+        evbuffer_free(low_out_);
+        low_out_ = nullptr;
     }
     return 0;
 }
