@@ -174,6 +174,7 @@ public:
     }
     ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override;
     ssize_t write_direct_inner(const uint8_t *hdr, size_t hlen, const void *data, size_t len);
+    size_t sent_control_and_header(size_t w);
     bool has_pending() const override {
         return in_off_ < in_.size() || (inner_ && inner_->has_pending());
     }
@@ -684,17 +685,7 @@ ssize_t ws_stream::write(evbuffer *out) {
     if (n == 0) return 0;
     ssize_t w = low_sendv(iov, n);
     if (w < 0) return w;
-    size_t left = (size_t)w;
-    size_t k = std::min(left, stage_len_ - stage_off_);
-    stage_off_ += k;
-    left -= k;
-    if (stage_off_ == stage_len_) {
-        stage_off_ = stage_len_ = 0;
-        drop_room();
-    }
-    k = std::min(left, hdr_len_ - hdr_off_);
-    hdr_off_ += k;
-    left -= k;
+    size_t left = sent_control_and_header((size_t)w);
     if (left) {
         evbuffer_drain(out, left);
         frame_left_ -= left;
@@ -728,6 +719,21 @@ ssize_t ws_stream::write_direct_inner(const uint8_t *hdr, size_t hlen, const voi
         (!low_buf() || evbuffer_add(low_out_, buf + w, h + total - (size_t)w) != 0))
         return TRUFLUX_ENOMEM;
     return (ssize_t)total;
+}
+
+// Counts w octets sent from the stage, then the data frame's header: the payload octets
+// among them.
+size_t ws_stream::sent_control_and_header(size_t w) {
+    size_t k = std::min(w, stage_len_ - stage_off_);
+    stage_off_ += k;
+    w -= k;
+    if (stage_off_ == stage_len_) {
+        stage_off_ = stage_len_ = 0;
+        drop_room();
+    }
+    k = std::min(w, hdr_len_ - hdr_off_);
+    hdr_off_ += k;
+    return w - k;
 }
 
 ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) {
@@ -774,17 +780,7 @@ ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *dat
     // Whatever is not taken stays a frame in progress: its header (and a client's masked
     // payload) here, the payload's rest in the queue the caller puts it in, which write()
     // goes on with.
-    size_t left = w > 0 ? (size_t)w : 0;
-    size_t k = std::min(left, stage_len_ - stage_off_);
-    stage_off_ += k;
-    left -= k;
-    if (stage_off_ == stage_len_) {
-        stage_off_ = stage_len_ = 0;
-        drop_room();
-    }
-    k = std::min(left, hdr_len_ - hdr_off_);
-    hdr_off_ += k;
-    left -= k;
+    size_t left = sent_control_and_header(w > 0 ? (size_t)w : 0);
     frame_left_ -= left;
     scratch_off_ += left;
     if (w < 0 && w != IO_WANT_WRITE) return w;
