@@ -163,6 +163,16 @@ static void drain(tf_loop *loop) {
 }
 
 int tfcore_loop_free(tf_loop *loop) {
+    // A loop on its library thread: a server freed just before may still be deleting itself
+    // in work deferred past the callback that freed it there (its parts on added loops are
+    // freed that way). One round trip through the loop lets that work run first; then the
+    // count is read where it is kept.
+    if (loop->thread.joinable() && loop->thread.get_id() != std::this_thread::get_id() &&
+        loop->running.load(std::memory_order_acquire)) {
+        int left = 0;
+        call_sync(loop, [&] { left = loop->objects; });
+        if (left > 0) return TRUFLUX_EBUSY;
+    }
     // A stopped loop may still hold the end of its last iteration: a server freed just before
     // tf_loop_stop deletes itself in deferred work the stop cut short. Run it before deciding
     // whether objects remain.
