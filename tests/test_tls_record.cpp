@@ -544,6 +544,17 @@ void test_renegotiation_refused(void **) {
         assert_int_equal(read_result(r->client.get(), buf, sizeof buf), 100);
         assert_int_equal(read_result(r->server.get(), buf, sizeof buf), TRUFLUX_EIO);
         assert_non_null(strstr(r->server->error_detail(), "no_renegotiation"));
+
+        // A peer that keeps asking (and need not read our refusals) is refused a few times,
+        // then cut off: its requests cannot make our output grow without end.
+        auto t = make_pair(suite, true, true);
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(
+                t->server->send_record_for_test(tfc::TLS_HANDSHAKE, hello_request, 4), 4);
+        assert_int_equal(read_result(t->client.get(), buf, sizeof buf), TRUFLUX_EIO);
+        assert_non_null(strstr(t->client->error_detail(), "kept asking to renegotiate"));
+        size_t out = t->c2s.q.size();
+        assert_true(out > 0 && out < 10 * 40);  // a few warnings and the fatal alert
     }
 }
 

@@ -13,7 +13,8 @@
 // Additional data (RFC 5246 6.2.3.3): seq(8) || type || version 0x0303 || plaintext length.
 //
 // Renegotiation is not supported: a handshake record from the peer is answered with a
-// warning no_renegotiation alert and dropped, as mbedTLS does with renegotiation disabled.
+// warning no_renegotiation alert and dropped, as mbedTLS does with renegotiation disabled;
+// past MAX_REFUSALS such records the connection ends (a fatal no_renegotiation alert).
 // Any alert from the peer but close_notify ends the session with an error naming it.
 #pragma once
 #include <sys/types.h>
@@ -117,6 +118,8 @@ private:
     size_t taken_ = 0;                     // plaintext of the record still being sent
     bool eof_ = false, sent_close_ = false;
     bool last_full_ = false;  // the last bio read filled the record buffer
+    static constexpr unsigned MAX_REFUSALS = 4;  // renegotiation requests answered
+    unsigned refusals_ = 0;
     int failed_ = 0;
     std::string detail_;
 };
