@@ -108,13 +108,17 @@ void tls_record::settle_in() {
         delete[] in_;
         in_own_ = false;
     } else if (busy) {
-        // Half a record, or plaintext not yet returned: it stays with this connection. The
-        // offsets are kept, so the whole used part moves.
+        // Half a record, or plaintext not yet returned: it stays with this connection. Only
+        // the live part moves (the plaintext, opened where its record lay, comes first).
+        size_t from = plain_len_ ? std::min(plain_at_, in_beg_) : in_beg_;
         uint8_t *own = new (std::nothrow) uint8_t[TLS_IN_SCRATCH];
         if (own) {
-            memcpy(own, in_, in_end_);
+            memcpy(own, in_ + from, in_end_ - from);
             in_ = own;
             in_own_ = true;
+            if (plain_len_) plain_at_ -= from;
+            in_beg_ -= from;
+            in_end_ -= from;
             return;
         }
         failed_ = TRUFLUX_ENOMEM;
