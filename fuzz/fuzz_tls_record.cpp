@@ -10,7 +10,7 @@
 //     2 or 3: a differential test: the data describes records (type, length, bytes) that a
 //     writer keyed the other way seals; the reader must give back exactly the application
 //     data, in order, end at a close_notify, fail at any other alert, and refuse handshake
-//     records without failing.
+//     records without failing up to tfc::TLS_MAX_REFUSALS of them (one more fails).
 // Invariants: only the documented results (bytes, 0, TLS_WANT_READ, TRUFLUX_EIO); no
 // crash, leak or overread.
 #include <cstdint>
@@ -111,6 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     // Records: type selector, 2-byte length, bytes (as many as remain).
     std::vector<uint8_t> expect;
     bool ended = false, failed = false;
+    unsigned handshakes = 0;
     size_t i = 0;
     while (i + 3 <= size && !ended && !failed) {
         uint8_t sel = data[i];
@@ -131,6 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             continue;
         }
         require(writer.rec.send_record(type, p, n) == (ssize_t)n);
+        if (type == tfc::TLS_HANDSHAKE && ++handshakes > tfc::TLS_MAX_REFUSALS) failed = true;
         if (type == tfc::TLS_APPLICATION_DATA) expect.insert(expect.end(), p, p + n);
     }
     reader.bio.in = writer.bio.out;

@@ -427,10 +427,10 @@ ssize_t tls_record::read_records(uint8_t *buf, size_t len) {
             // agrees to (RFC 5746 leaves refusing to the receiver).
             // Each refusal is a record we queue for a peer that may not be reading: a few,
             // then the connection ends, so that a stream of requests cannot grow our output.
-            if (++refusals_ > MAX_REFUSALS) {
+            if (++refusals_ > TLS_MAX_REFUSALS) {
                 fatal(NO_RENEGOTIATION, TRUFLUX_EIO,
                       "TLS: the peer kept asking to renegotiate (refused " +
-                          std::to_string(MAX_REFUSALS) + " times)");
+                          std::to_string(TLS_MAX_REFUSALS) + " times)");
                 return got ? (ssize_t)got : failed_;
             }
             send_alert(LEVEL_WARNING, NO_RENEGOTIATION);

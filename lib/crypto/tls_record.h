@@ -14,7 +14,7 @@
 //
 // Renegotiation is not supported: a handshake record from the peer is answered with a
 // warning no_renegotiation alert and dropped, as mbedTLS does with renegotiation disabled;
-// past MAX_REFUSALS such records the connection ends (a fatal no_renegotiation alert).
+// past TLS_MAX_REFUSALS such records the connection ends (a fatal no_renegotiation alert).
 // Any alert from the peer but close_notify ends the session with an error naming it.
 #pragma once
 #include <sys/types.h>
@@ -29,6 +29,7 @@
 namespace tfc {
 
 constexpr size_t TLS_HEADER = 5;
+constexpr unsigned TLS_MAX_REFUSALS = 4;  // renegotiation requests refused before the end
 constexpr size_t TLS_MAX_PLAIN = 16384;              // RFC 5246 6.2.1
 constexpr size_t TLS_MAX_CIPHERTEXT = 16384 + 256;   // longest record body accepted
 // Room each direction needs: the longest record accepted (in), a full record plus an
@@ -118,8 +119,7 @@ private:
     size_t taken_ = 0;                     // plaintext of the record still being sent
     bool eof_ = false, sent_close_ = false;
     bool last_full_ = false;  // the last bio read filled the record buffer
-    static constexpr unsigned MAX_REFUSALS = 4;  // renegotiation requests answered
-    unsigned refusals_ = 0;
+    unsigned refusals_ = 0;  // renegotiation requests answered
     int failed_ = 0;
     std::string detail_;
 };
