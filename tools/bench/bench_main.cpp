@@ -59,7 +59,9 @@ const char bench_usage[] =
     "                     (ok; absent: this build of the library lacks it; missing: a\n"
     "                     package is not installed), DESCRIPTION, REF (its floor), by tabs\n"
     "  --connections N    hold N idle truflux connections; report the server's memory per\n"
-    "                     connection (from /proc of the server process)\n"
+    "                     connection (from /proc of the server process; of several server\n"
+    "                     processes, each with its share, when one process may not open N\n"
+    "                     files)\n"
     "  --fanout N         broadcast 64 B messages to N clients; report deliveries per second\n"
     "  --messages M       broadcasts per --fanout run (default 2000)\n"
     "  --loops LIST       server loops for --connections/--fanout (default 1)\n"
@@ -284,7 +286,7 @@ int bench_main(int argc, char **argv) {
         {"role", true},      {"system", true},      {"port", true},      {"size", true},
         {"count", true},     {"extra", true},       {"cert", true},      {"key", true},
         {"clients", true},   {"files", true},       {"dir", true},       {"file", true},
-        {"sendfile", true},
+        {"sendfile", true},  {"net", true},
     };
     if (!args.parse(argc, argv, specs, err)) return usage_error(err);
     if (args.has("help")) {

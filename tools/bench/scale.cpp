@@ -7,7 +7,10 @@
 // reports the bytes its allocator has handed out and not taken back (glibc's mallinfo2, one
 // arena for the whole process), which leaves out memory freed since (a TLS handshake's
 // buffers) that RssAnon still counts until the allocator reuses it. The goal of 4 KiB per
-// connection is about what a connection holds: the bytes in use.
+// connection is about what a connection holds: the bytes in use. One process may not open
+// more files than its open-file hard limit (20 000 on some machines, where root may not raise
+// it either): N beyond it is shared among several server processes, each with its own
+// client process and range of loopback addresses, and the figures are their sums.
 //
 // --fanout: N clients, and a server that broadcasts M messages of 64 B to all of them as
 // fast as they are taken: it pauses while any connection has more than PACE_BYTES queued,
@@ -24,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -39,6 +43,12 @@ constexpr long PER_ADDRESS = 20000;        // connections per listening address 
 constexpr uint64_t PACE_BYTES = 64 << 10;  // fanout: a connection queued above this holds us
 constexpr int BATCH = 16;                  // fanout: broadcasts per turn of the loop
 constexpr long CONNECT_WINDOW = 256;       // clients connecting at once
+// TLS handshakes take the server a few milliseconds of CPU each (certificate signature,
+// ECDHE): fewer at once, so that none waits out its handshake timeout in the backlog.
+constexpr long TLS_CONNECT_WINDOW = 32;
+constexpr int SETUP_TIMEOUT_MS = 120000;   // handshake timeout of both sides here
+
+bool is_tls(const TfSystem &sys) { return sys.scheme == "tls" || sys.scheme == "wss"; }
 
 long opt_long(const std::map<std::string, std::string> &o, const char *k, long def) {
     auto it = o.find(k);
@@ -168,6 +178,7 @@ struct ScaleClients {
     std::vector<std::string> hosts;
     int port = 0;
     long target = 0, launched = 0, open = 0, failed = 0, messages = 0, complete = 0;
+    long window = CONNECT_WINDOW;
     std::vector<long> got;
     double first = 0, cpu0 = 0;
     bool fanout = false;
@@ -202,7 +213,7 @@ void clients_tick(void *user, tf_conn_t *conn, const tf_message_t *) {
 }
 
 void launch_more(ScaleClients *c) {
-    while (c->launched < c->target && c->launched - c->open < CONNECT_WINDOW) {
+    while (c->launched < c->target && c->launched - c->open < c->window) {
         long i = c->launched++;
         tf_client_t *cl = truflux_client_new(c->side.loop, c->side.proto, c->side.options);
         if (!cl) {
@@ -249,6 +260,7 @@ int run_scale_server(const TfSystem &sys, const Env &env, bool fanout,
     if (err.empty()) {
         tf_options_set_int(s.side.options, TRUFLUX_OPT_MAX_CONNECTIONS, s.target + 16);
         tf_options_set_int(s.side.options, TRUFLUX_OPT_BACKLOG, 4096);
+        tf_options_set_int(s.side.options, TRUFLUX_OPT_HANDSHAKE_TIMEOUT, SETUP_TIMEOUT_MS);
         tf_callbacks_t cbs = TRUFLUX_CALLBACKS_INIT;
         cbs.user = &s;
         cbs.on_open = server_open;
@@ -270,12 +282,15 @@ int run_scale_server(const TfSystem &sys, const Env &env, bool fanout,
         s.extra_loops.push_back(l);
     }
     // Each listening address gives the clients a fresh range of ephemeral source ports:
-    // 127.0.0.1, 127.0.0.2, ... all on the port the kernel picked for the first.
-    if (s.side.listen("127.0.0.1", 0) != 0) return 1;
+    // NET.1, NET.2, ... all on the port the kernel picked for the first. NET is 127.0.0
+    // unless the driver runs several server processes (one range each).
+    auto nit = o.find("net");
+    std::string net = nit == o.end() ? "127.0.0" : nit->second;
+    if (s.side.listen(net + ".1", 0) != 0) return 1;
     int port = tf_server_port(s.side.server);
-    std::string hosts = "127.0.0.1";
+    std::string hosts = net + ".1";
     for (long i = 1; i < (s.target + PER_ADDRESS - 1) / PER_ADDRESS; i++) {
-        std::string h = "127.0.0." + std::to_string(1 + i);
+        std::string h = net + "." + std::to_string(1 + i);
         if (s.side.listen(h, port) != 0) return 1;
         hosts += "," + h;
     }
@@ -319,6 +334,8 @@ int run_scale_clients(const TfSystem &sys, const Env &env, bool fanout,
         std::fprintf(stderr, "truflux bench: %s\n", err.c_str());
         return 1;
     }
+    if (is_tls(sys)) c.window = TLS_CONNECT_WINDOW;
+    tf_options_set_int(c.side.options, TRUFLUX_OPT_HANDSHAKE_TIMEOUT, SETUP_TIMEOUT_MS);
     tf_protocol_on(c.side.proto, "echo", clients_tick, &c);
     launch_more(&c);
     tf_loop_start(c.side.loop);
@@ -372,15 +389,38 @@ std::vector<std::string> role_argv(const Env &env, const std::string &role, cons
     return v;
 }
 
+// Connections one process may hold: its open-file limit (raised as far as it goes) less
+// what the process needs besides.
+long connections_per_process() {
+    long limit = raise_nofile(1 << 20);
+    return limit > 1024 ? limit - 256 : 768;
+}
+
 struct ScaleResult {
     std::string system, mode, error;
-    long n = 0, loops = 1, messages = 0;
+    long n = 0, loops = 1, messages = 0, processes = 1, per_process_limit = 0;
     bool ok = false, unsupported = false;
     double per_conn_anon = NAN, per_conn_data = NAN, per_conn_heap = NAN, seconds = NAN,
            rate = NAN;
     double cpu_server = NAN, cpu_clients = NAN, setup_seconds = NAN;
     Mem before, after;
     std::string load;
+};
+
+void add_mem(Mem &sum, const Mem &m) {
+    auto add = [](long &a, long b) { a = (a < 0 || b < 0) ? -1 : a + b; };
+    add(sum.rss_anon, m.rss_anon);
+    add(sum.vm_data, m.vm_data);
+    add(sum.vm_rss, m.vm_rss);
+}
+
+// One server process and its client process (--connections may need several pairs when one
+// process cannot open N files; --fanout runs one pair).
+struct Pair {
+    Child server, clients;
+    long n = 0;
+    std::string port, hosts;
+    unsigned long long heap_before = 0, heap_after = 0;
 };
 
 ScaleResult measure(const Env &env, const TfSystem &t, bool fanout, long n, long messages,
@@ -391,67 +431,109 @@ ScaleResult measure(const Env &env, const TfSystem &t, bool fanout, long n, long
     r.n = n;
     r.loops = loops;
     r.messages = messages;
-    Child server, clients;
+    r.per_process_limit = connections_per_process();
+    long procs = fanout ? 1 : (n + r.per_process_limit - 1) / r.per_process_limit;
+    if (procs > 200) {
+        r.error = "too many connections for this machine's open-file limit";
+        return r;
+    }
+    r.processes = procs;
+    std::vector<std::unique_ptr<Pair>> pairs;
+    for (long p = 0; p < procs; p++) {
+        pairs.push_back(std::make_unique<Pair>());
+        pairs.back()->n = n / procs + (p < n % procs ? 1 : 0);
+    }
     std::string line;
-    std::string err = server.start(role_argv(env, fanout ? "fanout-server" : "conn-server", t, n,
-                                             messages, loops), {}, env.pin_cpu, true);
-    if (!err.empty() || !expect(server, "READY ", line, 30)) {
-        r.error = "server did not start: " + (err.empty() ? server.stderr_tail() : err);
-        return r;
+    r.before = {0, 0, 0};
+    for (long p = 0; p < procs; p++) {
+        Pair &pr = *pairs[(size_t)p];
+        std::vector<std::string> sargv = role_argv(env, fanout ? "fanout-server" : "conn-server",
+                                                   t, pr.n, messages, loops);
+        // Each server process its own range of loopback addresses: 127.0.P.1, 127.0.P.2, ...
+        sargv.insert(sargv.end(), {"--net", "127.0." + std::to_string(p)});
+        std::string err = pr.server.start(sargv, {}, env.pin_cpu, true);
+        if (!err.empty() || !expect(pr.server, "READY ", line, 30)) {
+            r.error = "server did not start: " + (err.empty() ? pr.server.stderr_tail() : err);
+            return r;
+        }
+        std::istringstream ready(line.substr(6));
+        ready >> pr.port >> pr.hosts >> pr.heap_before;
+        add_mem(r.before, read_mem(pr.server.pid()));
     }
-    std::istringstream ready(line.substr(6));
-    std::string port, hosts;
-    unsigned long long heap_before = 0, heap_after = 0;
-    ready >> port >> hosts >> heap_before;
-    r.before = read_mem(server.pid());
     double t0 = tf_now();
-    std::vector<std::string> cargv =
-        role_argv(env, fanout ? "fanout-clients" : "conn-clients", t, n, messages);
-    cargv.insert(cargv.end(), {"--port", port, "--extra", hosts});
-    err = clients.start(cargv, {}, env.pin_cpu, true);
-    double budget = 60 + (double)n / 200;
-    if (!err.empty() || !expect(clients, "OPEN ", line, budget)) {
-        r.error = "clients did not all connect: " + (err.empty() ? line + " " + clients.stderr_tail() : err);
-        return r;
+    for (long p = 0; p < procs; p++) {
+        Pair &pr = *pairs[(size_t)p];
+        std::vector<std::string> cargv =
+            role_argv(env, fanout ? "fanout-clients" : "conn-clients", t, pr.n, messages);
+        cargv.insert(cargv.end(), {"--port", pr.port, "--extra", pr.hosts});
+        std::string err = pr.clients.start(cargv, {}, env.pin_cpu, true);
+        if (!err.empty()) {
+            r.error = "clients did not start: " + err;
+            return r;
+        }
     }
-    if (!expect(server, "OPEN ", line, 30)) {
-        r.error = "server did not see every connection: " + server.stderr_tail();
-        return r;
+    // About 200 connections a second, TLS ones 25 (all sides share this machine's cores).
+    double budget = 60 + (double)n / (is_tls(t) ? 25 : 200);
+    bool have_heap = !fanout;
+    r.after = {0, 0, 0};
+    unsigned long long heap_before = 0, heap_after = 0;
+    for (long p = 0; p < procs; p++) {
+        Pair &pr = *pairs[(size_t)p];
+        line.clear();
+        if (!expect(pr.clients, "OPEN ", line, budget)) {
+            r.error = "clients did not all connect: " + line + " " + pr.clients.stderr_tail();
+            return r;
+        }
+        if (!expect(pr.server, "OPEN ", line, 30)) {
+            r.error = "server did not see every connection: " + pr.server.stderr_tail();
+            return r;
+        }
+        if (std::sscanf(line.c_str() + 5, "%*d %llu", &pr.heap_after) != 1 || !pr.heap_before)
+            have_heap = false;
+        heap_before += pr.heap_before;
+        heap_after += pr.heap_after;
     }
     r.setup_seconds = tf_now() - t0;
-    r.after = read_mem(server.pid());
-    if (!fanout && std::sscanf(line.c_str() + 5, "%*d %llu", &heap_after) == 1 && heap_before)
-        r.per_conn_heap = ((double)heap_after - (double)heap_before) / (double)n;
+    // Every process's share is open (and none closes while idle): read them all now.
+    for (auto &pr : pairs) add_mem(r.after, read_mem(pr->server.pid()));
+    if (have_heap) r.per_conn_heap = ((double)heap_after - (double)heap_before) / (double)n;
     r.per_conn_anon = (double)(r.after.rss_anon - r.before.rss_anon) * 1024.0 / (double)n;
     r.per_conn_data = (double)(r.after.vm_data - r.before.vm_data) * 1024.0 / (double)n;
     if (fanout) {
+        Pair &pr = *pairs[0];
         double start = 0, end = 0;
-        if (!expect(server, "START ", line, 30) ||
+        if (!expect(pr.server, "START ", line, 30) ||
             std::sscanf(line.c_str() + 6, "%lf", &start) != 1) {
-            r.error = "server did not start broadcasting: " + server.stderr_tail();
+            r.error = "server did not start broadcasting: " + pr.server.stderr_tail();
             return r;
         }
-        if (!expect(clients, "DONE ", line, env.timeout) ||
+        if (!expect(pr.clients, "DONE ", line, env.timeout) ||
             std::sscanf(line.c_str() + 5, "%lf %lf", &end, &r.cpu_clients) != 2) {
-            r.error = "clients did not receive every broadcast: " + line + " " + clients.stderr_tail();
+            r.error = "clients did not receive every broadcast: " + line + " " +
+                      pr.clients.stderr_tail();
             return r;
         }
         long sent = 0;
-        if (!expect(server, "SENT ", line, 30) ||
+        if (!expect(pr.server, "SENT ", line, 30) ||
             std::sscanf(line.c_str() + 5, "%ld %lf", &sent, &r.cpu_server) != 2) {
-            r.error = "server did not finish broadcasting: " + server.stderr_tail();
+            r.error = "server did not finish broadcasting: " + pr.server.stderr_tail();
             return r;
         }
         r.seconds = end - start;
         r.rate = (double)n * (double)messages / r.seconds;
     }
     r.load = load_average();
-    clients.close_stdin();
-    server.close_stdin();
-    int cst = clients.wait(60), sst = server.wait(60);
-    if (cst != 0 || sst != 0) {
-        r.error = "a process did not end cleanly: " + clients.stderr_tail() + " " + server.stderr_tail();
-        return r;
+    for (auto &pr : pairs) {
+        pr->clients.close_stdin();
+        pr->server.close_stdin();
+    }
+    for (auto &pr : pairs) {
+        int cst = pr->clients.wait(60), sst = pr->server.wait(60);
+        if (cst != 0 || sst != 0) {
+            r.error = "a process did not end cleanly: " + pr->clients.stderr_tail() + " " +
+                      pr->server.stderr_tail();
+            return r;
+        }
     }
     r.ok = true;
     return r;
@@ -531,9 +613,9 @@ int run_scale(const Env &env, const std::map<std::string, std::string> &o, bool 
                 return std::string(b);
             };
             std::printf("%s\n    {\"system\": \"%s\", \"mode\": \"%s\", \"n\": %ld, \"loops\": %ld, "
-                        "\"ok\": %s, \"unsupported\": %s",
+                        "\"server_processes\": %ld, \"ok\": %s, \"unsupported\": %s",
                         i ? "," : "", r.system.c_str(), r.mode.c_str(), r.n, r.loops,
-                        r.ok ? "true" : "false", r.unsupported ? "true" : "false");
+                        r.processes, r.ok ? "true" : "false", r.unsupported ? "true" : "false");
             if (!r.error.empty()) std::printf(", \"error\": \"%s\"", json_escape(r.error).c_str());
             if (r.ok)
                 std::printf(", \"server_rss_anon_kb\": [%ld, %ld], \"server_vm_data_kb\": [%ld, %ld],"
@@ -555,14 +637,19 @@ int run_scale(const Env &env, const std::map<std::string, std::string> &o, bool 
                     utc_now().c_str(), cpu_model().c_str(), sysconf(_SC_NPROCESSORS_ONLN),
                     load_start.c_str(), load_average().c_str());
         for (const ScaleResult &r : results) {
-            std::printf("\n%s, %s %ld, server on %ld loop%s\n", r.system.c_str(), r.mode.c_str(),
+            std::printf("\n%s, %s %ld, server on %ld loop%s", r.system.c_str(), r.mode.c_str(),
                         r.n, r.loops, r.loops == 1 ? "" : "s");
+            if (r.processes > 1)
+                std::printf(", in %ld processes (%ld connections or fewer each: the open-file "
+                            "limit)", r.processes, r.per_process_limit);
+            std::printf("\n");
             if (!r.ok) {
                 std::printf("  %s: %s\n", r.unsupported ? "not measured" : "FAILED",
                             r.error.c_str());
                 continue;
             }
-            std::printf("  server memory: RssAnon %ld -> %ld kB, VmData %ld -> %ld kB\n",
+            std::printf("  server memory%s: RssAnon %ld -> %ld kB, VmData %ld -> %ld kB\n",
+                        r.processes > 1 ? " (all processes)" : "",
                         r.before.rss_anon, r.after.rss_anon, r.before.vm_data, r.after.vm_data);
             std::printf("  per connection: %.0f B resident (RssAnon), %.0f B reserved (VmData)",
                         r.per_conn_anon, r.per_conn_data);
