@@ -86,6 +86,9 @@ struct conn_ext {
     virtual void on_open(tf_conn *) {}                 // the hello exchange finished
     virtual void on_flushed(tf_conn *) {}              // the send queue became empty
     virtual void on_end(tf_conn *, int /*reason*/) {}  // the connection ended
+    // The open connection's periodic tick (heartbeat and idle timeout, a quarter of the
+    // shorter): a time to free what an idle connection need not hold.
+    virtual void on_tick(tf_conn *) {}
     // A socket was attached (a client reattaches after a reconnect): start afresh.
     virtual void on_attach(tf_conn *) {}
     // The peer's hello was accepted (c->peer_caps and c->peer_exts are set), before the

@@ -106,6 +106,20 @@ public:
     int decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
                    const uint8_t *ct, size_t ct_len, uint8_t *out);
 
+    // Idle memory. With the OpenSSL backend each direction's working state (an
+    // EVP_CIPHER_CTX with its key schedule, about 1 KB) is the bulk of an idle encrypted
+    // connection. There a key's first few messages in each direction are sealed or opened
+    // with a context the calling thread keeps (re-keyed when another key used it last), the
+    // key gets contexts of its own only when used more often, and trim() frees those that
+    // were not used since the previous trim() (the key itself is kept: the next message
+    // works as the first did). A connection calls it on its periodic tick, so one idle for
+    // two ticks holds only its key. The other backend keeps its state with the key: trim()
+    // does nothing there.
+    void trim();
+    // Working states (contexts) held apart from keys, process-wide: what trim() can free
+    // (0 for the backend without any). For tests and statistics.
+    static long contexts_held();
+
     struct impl;  // defined by the backend
 
 private:

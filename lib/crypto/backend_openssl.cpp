@@ -6,6 +6,7 @@
 
 #include "crypto/backend.h"
 
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -148,23 +149,75 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
     return 0;
 }
 
-// ---- AEAD --------------------------------------------------------------------------------
+// ---- AEAD ----------------------------------------------------------------------------
 
 // One context per direction, each keyed once: a message then only sets its IV. (A
 // HandshakeState's cipher both encrypts and decrypts, so one context would be re-keyed on
-// every change of direction.)
-// A CipherState only ever encrypts (our sending key) or only decrypts (the peer's): each
-// direction's context is made on its first use, so a connection holds two contexts, not four.
+// every change of direction.) A CipherState only ever encrypts (our sending key) or only
+// decrypts (the peer's), so a connection holds at most two contexts, not four.
+//
+// Those contexts are most of an idle encrypted connection's memory (about 1 KB each, key
+// schedule and GHASH tables included), so a key does not get them at once: its first
+// OWN_AFTER messages in a direction use a context of the calling thread's, re-keyed when
+// another key used it last (about as long as sealing 64 B), and trim() frees a context that
+// was not used since the previous trim(). A connection that sends a heartbeat now and then
+// never holds one; a busy one re-keys at most OWN_AFTER times per tick.
+namespace {
+
+constexpr uint8_t OWN_AFTER = 4;
+std::atomic<long> g_contexts{0};
+std::atomic<uint64_t> g_next_key_id{1};
+
+EVP_CIPHER_CTX *new_context(cipher c, const uint8_t *key, bool enc) {
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    if (!x) return nullptr;
+    const EVP_CIPHER *alg = c == cipher::chachapoly ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
+    int ok = enc ? EVP_EncryptInit_ex(x, alg, nullptr, key, nullptr)
+                 : EVP_DecryptInit_ex(x, alg, nullptr, key, nullptr);
+    if (ok != 1) {
+        EVP_CIPHER_CTX_free(x);
+        return nullptr;
+    }
+    return x;
+}
+
+// The calling thread's contexts for keys without their own, by cipher and direction.
+struct shared_contexts {
+    EVP_CIPHER_CTX *ctx[2][2] = {};
+    uint64_t keyed_for[2][2] = {};  // key id whose schedule the context holds; 0: none
+    ~shared_contexts() {
+        for (auto &row : ctx)
+            for (EVP_CIPHER_CTX *x : row) EVP_CIPHER_CTX_free(x);  // cleanses the schedule
+    }
+};
+thread_local shared_contexts t_shared;
+
+}  // namespace
+
 struct aead::impl {
-    EVP_CIPHER_CTX *enc = nullptr;
-    EVP_CIPHER_CTX *dec = nullptr;
+    EVP_CIPHER_CTX *own[2] = {};  // [1] encrypts, [0] decrypts; made when used often
+    uint8_t uses[2] = {};         // messages since the last trim(), saturating
+    uint64_t id = 0;              // tells this key from others in the threads' contexts
     uint8_t key[KEY_LEN];
 };
 
 void aead::clear() {
     if (!impl_) return;
-    EVP_CIPHER_CTX_free(impl_->enc);  // cleanses the key schedule
-    EVP_CIPHER_CTX_free(impl_->dec);
+    for (EVP_CIPHER_CTX *&x : impl_->own)
+        if (x) {
+            EVP_CIPHER_CTX_free(x);  // cleanses the key schedule
+            x = nullptr;
+            g_contexts.fetch_sub(1, std::memory_order_relaxed);
+        }
+    // Nor does this thread's shared context keep the schedule of a key that is gone (a key
+    // is cleared on the thread that used it, its connection's loop).
+    for (int ci = 0; ci < 2; ci++)
+        for (int d = 0; d < 2; d++)
+            if (t_shared.keyed_for[ci][d] == impl_->id) {
+                EVP_CIPHER_CTX_free(t_shared.ctx[ci][d]);
+                t_shared.ctx[ci][d] = nullptr;
+                t_shared.keyed_for[ci][d] = 0;
+            }
     wipe(impl_->key, KEY_LEN);
     delete impl_;
     impl_ = nullptr;
@@ -175,30 +228,61 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     impl *p = new (std::nothrow) impl;
     if (!p) return TRUFLUX_ENOMEM;
     std::memcpy(p->key, key, KEY_LEN);
+    p->id = g_next_key_id.fetch_add(1, std::memory_order_relaxed);
     impl_ = p;
     c_ = c;
     return 0;
 }
 
-// The context of one direction, keyed on first use; NULL when it cannot be made.
-static EVP_CIPHER_CTX *direction(EVP_CIPHER_CTX *&slot, cipher c, const uint8_t *key, bool enc) {
-    if (slot) return slot;
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-    if (!x) return nullptr;
-    const EVP_CIPHER *alg = c == cipher::chachapoly ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
-    int ok = enc ? EVP_EncryptInit_ex(x, alg, nullptr, key, nullptr)
-                 : EVP_DecryptInit_ex(x, alg, nullptr, key, nullptr);
-    if (ok != 1) {
-        EVP_CIPHER_CTX_free(x);
-        return nullptr;
+void aead::trim() {
+    if (!impl_) return;
+    for (int d = 0; d < 2; d++) {
+        if (impl_->own[d] && impl_->uses[d] == 0) {
+            EVP_CIPHER_CTX_free(impl_->own[d]);
+            impl_->own[d] = nullptr;
+            g_contexts.fetch_sub(1, std::memory_order_relaxed);
+        }
+        impl_->uses[d] = 0;
     }
-    return slot = x;
+}
+
+long aead::contexts_held() { return g_contexts.load(std::memory_order_relaxed); }
+
+// The context for one message in one direction: the key's own, or the thread's keyed for
+// it; NULL when none can be made.
+static EVP_CIPHER_CTX *context_for(aead::impl *k, cipher c, bool enc) {
+    int d = enc ? 1 : 0;
+    if (k->uses[d] < 255) k->uses[d]++;
+    if (k->own[d]) return k->own[d];
+    if (k->uses[d] > OWN_AFTER) {
+        k->own[d] = new_context(c, k->key, enc);
+        if (k->own[d]) {
+            g_contexts.fetch_add(1, std::memory_order_relaxed);
+            return k->own[d];
+        }
+    }
+    int ci = c == cipher::chachapoly ? 1 : 0;
+    EVP_CIPHER_CTX *&x = t_shared.ctx[ci][d];
+    uint64_t &keyed = t_shared.keyed_for[ci][d];
+    if (!x) {
+        x = new_context(c, k->key, enc);
+        if (!x) return nullptr;
+    } else if (keyed != k->id) {
+        int ok = enc ? EVP_EncryptInit_ex(x, nullptr, nullptr, k->key, nullptr)
+                     : EVP_DecryptInit_ex(x, nullptr, nullptr, k->key, nullptr);
+        if (ok != 1) {
+            keyed = 0;
+            return nullptr;
+        }
+    }
+    keyed = k->id;
+    return x;
 }
 
 int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
                      const uint8_t *pt, size_t len, uint8_t *out) {
     if (!impl_ || len > INT_MAX || ad_len > INT_MAX) return TRUFLUX_EINVAL;
-    EVP_CIPHER_CTX *c = direction(impl_->enc, c_, impl_->key, true);
+    EVP_CIPHER_CTX *c = context_for(impl_, c_, true);
     if (!c) {
         wipe(out, len + TAG_LEN);
         return TRUFLUX_EINTERNAL;
@@ -222,7 +306,7 @@ int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
     if (!impl_ || ct_len < TAG_LEN || ct_len - TAG_LEN > INT_MAX || ad_len > INT_MAX)
         return TRUFLUX_EINVAL;
     size_t len = ct_len - TAG_LEN;
-    EVP_CIPHER_CTX *c = direction(impl_->dec, c_, impl_->key, false);
+    EVP_CIPHER_CTX *c = context_for(impl_, c_, false);
     if (!c) {
         wipe(out, len);
         return TRUFLUX_EINTERNAL;

@@ -66,6 +66,8 @@ public:
     // Rekey: k = first 32 bytes of ENCRYPT(k, MAX_NONCE, empty, 32 zero bytes); n is kept.
     // Both sides must call it at the same point of the stream. TRUFLUX_EINVAL without a key.
     int rekey();
+    // Frees working memory the key does not need while unused (aead::trim).
+    void trim() { aead_.trim(); }
 
 private:
     // dead is separate from empty: a backend failure while re-keying, or a move, must leave

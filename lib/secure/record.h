@@ -53,6 +53,8 @@ public:
     void reset();
     bool active() const { return active_; }
     bool empty() const { return fill_ == 0; }
+    // The connection's periodic tick: see tfc::aead::trim.
+    void trim() { cs_.trim(); }
 
     // Appends one inner frame. A frame that fits beside what is gathered (GATHER_MAX) is
     // copied into the gather buffer; a larger one seals what is gathered, then becomes
@@ -111,6 +113,7 @@ public:
     void start(tfc::cipher_state &&cs, uint32_t max_message);
     void reset();
     bool active() const { return active_; }
+    void trim() { cs_.trim(); }  // the connection's periodic tick: see tfc::aead::trim
 
     // Checks a record's sequence number and decrypts its payload in place (`payload` is the
     // frame's own buffer, len bytes). Returns 0 with the plaintext in [*pt, *pt + *pt_len),

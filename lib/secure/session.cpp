@@ -83,6 +83,11 @@ void secure_conn::reset(tf_conn *c) {
 
 void secure_conn::on_attach(tf_conn *c) { reset(c); }
 
+void secure_conn::on_tick(tf_conn *) {
+    writer_.trim();
+    reader_.trim();
+}
+
 bool secure_conn::alive(tf_conn *c) const {
     return c->fd >= 0 && c->phase.load(std::memory_order_relaxed) <= tfcore::PH_CLOSING;
 }

@@ -33,6 +33,7 @@ public:
     void on_open(tf_conn *c) override;
     void on_end(tf_conn *c, int reason) override;
     void on_attach(tf_conn *c) override;
+    void on_tick(tf_conn *c) override;
     // tx_filter
     void emit(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t id, const void *data,
               size_t len) override;

@@ -1,0 +1,198 @@
+// tests/test_crypto_aead_trim.cpp: an AEAD key's working state and what trim() frees
+// (lib/crypto/backend.h). With the OpenSSL backend a key seals and opens its first messages
+// in each direction with a context its thread shares among keys, gets contexts of its own
+// when used more, and trim() frees those unused since the last trim(). What users rely on:
+// every message is sealed under its own key whichever context did it, and an encrypted
+// connection left idle gives that memory back and then works as before. The mbedTLS backend
+// keeps its state with the key: there contexts_held() stays 0 and the rest must hold all
+// the same.
+extern "C" {
+#include "support/tfsupport.h"
+}
+
+#include <cstring>
+#include <vector>
+
+#include <truflux/security.h>
+
+#include "crypto/backend.h"
+
+namespace {
+
+using bytes = std::vector<uint8_t>;
+
+#ifdef TRUFLUX_TEST_CRYPTO_OPENSSL
+constexpr bool SEPARATE = true;  // the backend keeps contexts apart from keys
+#else
+constexpr bool SEPARATE = false;
+#endif
+
+bytes seal(tfc::aead &k, uint64_t n, const bytes &pt) {
+    bytes out(pt.size() + tfc::TAG_LEN);
+    assert_int_equal(k.encrypt(n, (const uint8_t *)"ad", 2, pt.data(), pt.size(), out.data()), 0);
+    return out;
+}
+
+// What a key seals for nonce n with a context made for it alone (a fresh aead's first use
+// is sealed by the thread's context keyed for it).
+bytes reference(tfc::cipher c, const uint8_t *key, uint64_t n, const bytes &pt) {
+    tfc::aead fresh;
+    assert_int_equal(fresh.set_key(c, key), 0);
+    return seal(fresh, n, pt);
+}
+
+void keys_interleaved(tfc::cipher c) {
+    constexpr int KEYS = 6, ROUNDS = 12;
+    uint8_t keys[KEYS][tfc::KEY_LEN];
+    tfc::aead enc[KEYS], dec[KEYS];
+    for (int i = 0; i < KEYS; i++) {
+        for (size_t j = 0; j < tfc::KEY_LEN; j++) keys[i][j] = uint8_t(i * 37 + j * 11 + 1);
+        assert_int_equal(enc[i].set_key(c, keys[i]), 0);
+        assert_int_equal(dec[i].set_key(c, keys[i]), 0);
+    }
+    bytes pt(100);
+    for (size_t j = 0; j < pt.size(); j++) pt[j] = uint8_t(j);
+    // Keys take turns (so that the thread's context changes key at every message), past
+    // the point where each gets its own, with trims in between: every record must be
+    // exactly what its own key seals and must open under that key alone.
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < KEYS; i++) {
+            pt[0] = uint8_t(r);
+            bytes ct = seal(enc[i], (uint64_t)r, pt);
+            bytes want = reference(c, keys[i], (uint64_t)r, pt);
+            assert_true(ct == want);
+            bytes back(pt.size());
+            assert_int_equal(dec[i].decrypt((uint64_t)r, (const uint8_t *)"ad", 2, ct.data(),
+                                            ct.size(), back.data()),
+                             0);
+            assert_true(back == pt);
+            int other = (i + 1) % KEYS;
+            bytes junk(pt.size());
+            assert_int_equal(dec[other].decrypt((uint64_t)r, (const uint8_t *)"ad", 2,
+                                                ct.data(), ct.size(), junk.data()),
+                             tfc::ERR_DECRYPT);
+        }
+        if (r % 5 == 4)
+            for (int i = 0; i < KEYS; i++) {
+                enc[i].trim();
+                dec[i].trim();
+            }
+    }
+}
+
+void test_keys_interleaved_chachapoly(void **) { keys_interleaved(tfc::cipher::chachapoly); }
+void test_keys_interleaved_aesgcm(void **) { keys_interleaved(tfc::cipher::aesgcm); }
+
+void test_trim_frees_what_was_not_used(void **) {
+    long base = tfc::aead::contexts_held();
+    uint8_t key[tfc::KEY_LEN];
+    std::memset(key, 7, sizeof key);
+    tfc::aead k;
+    assert_int_equal(k.set_key(tfc::cipher::aesgcm, key), 0);
+    bytes pt(64, 0x42);
+    // A few messages: the thread's context serves them, the key holds none.
+    for (uint64_t n = 0; n < 3; n++) assert_true(seal(k, n, pt) == reference(tfc::cipher::aesgcm, key, n, pt));
+    assert_int_equal(tfc::aead::contexts_held(), base);
+    // Used more: a context of its own (where the backend has them apart).
+    for (uint64_t n = 3; n < 20; n++) assert_true(seal(k, n, pt) == reference(tfc::cipher::aesgcm, key, n, pt));
+    assert_int_equal(tfc::aead::contexts_held(), base + (SEPARATE ? 1 : 0));
+    k.trim();  // used since the last trim: kept
+    assert_int_equal(tfc::aead::contexts_held(), base + (SEPARATE ? 1 : 0));
+    k.trim();  // not used since: freed, the key stays
+    assert_int_equal(tfc::aead::contexts_held(), base);
+    assert_true(k.has_key());
+    for (uint64_t n = 20; n < 40; n++) assert_true(seal(k, n, pt) == reference(tfc::cipher::aesgcm, key, n, pt));
+    assert_int_equal(tfc::aead::contexts_held(), base + (SEPARATE ? 1 : 0));
+    k.clear();
+    assert_int_equal(tfc::aead::contexts_held(), base);
+}
+
+// Real connections: encrypted both ways, busy, then idle for a few ticks (heartbeat 200 ms:
+// a tick every 50 ms), then busy again.
+struct busy_state {
+    int got = 0;
+};
+
+void on_chat(void *user, tf_conn_t *, const tf_message_t *m) {
+    busy_state *s = static_cast<busy_state *>(user);
+    const uint8_t *p = static_cast<const uint8_t *>(m->data);
+    bool ok = m->len == 300;
+    for (size_t i = 0; ok && i < m->len; i++) ok = p[i] == uint8_t(i * 7 + s->got);
+    if (ok) s->got++;
+}
+
+void exchange(tf_loop_t *loop, tf_conn_t *a, busy_state *to_b, int count) {
+    uint8_t buf[300];
+    int start = to_b->got;
+    for (int k = 0; k < count; k++) {
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = uint8_t(i * 7 + start + k);
+        assert_int_equal(tf_send_name(a, "chat", TRUFLUX_TYPE_BINARY, buf, sizeof buf), 0);
+        TFS_WAIT(loop, to_b->got == start + k + 1, TFS_WAIT_MS);
+        assert_int_equal(to_b->got, start + k + 1);
+    }
+}
+
+void test_idle_connection_gives_contexts_back(void **) {
+    for (const char *cipher : {"AESGCM", "ChaChaPoly"}) {
+        long base = tfc::aead::contexts_held();
+        tf_loop_t *loop = truflux_loop_new();
+        assert_non_null(loop);
+        busy_state at_server, at_client;
+        tf_protocol_t *sp = truflux_protocol_new(), *cp = truflux_protocol_new();
+        assert_true(tf_protocol_add(sp, "chat", 0, 0) >= 0);
+        assert_true(tf_protocol_add(cp, "chat", 0, 0) >= 0);
+        assert_int_equal(tf_protocol_on(sp, "chat", on_chat, &at_server), 0);
+        assert_int_equal(tf_protocol_on(cp, "chat", on_chat, &at_client), 0);
+        tf_options_t *so = tfs_options(), *co = tfs_options();
+        for (tf_options_t *o : {so, co}) {
+            tfs_opt(o, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_REQUIRED);
+            tfs_opt(o, TRUFLUX_OPT_HEARTBEAT, 200);
+            assert_int_equal(tf_options_set_str(o, TRUFLUX_OPT_SECURE_CIPHERS, cipher), 0);
+        }
+        tfs_pair_t p;
+        tfs_pair_start(&p, loop, sp, cp, so, co);
+        tf_conn_t *server_conn = p.srec.conns[0];
+        tf_conn_t *client_conn = tf_client_conn(p.client);
+        assert_non_null(server_conn);
+        tf_secure_info_t info;
+        assert_int_equal(tf_conn_secure_info(client_conn, &info), 0);
+        assert_int_equal(info.cipher, std::strcmp(cipher, "AESGCM") == 0
+                                          ? TRUFLUX_CIPHER_AESGCM
+                                          : TRUFLUX_CIPHER_CHACHAPOLY);
+
+        // Busy both ways: where contexts are apart, each side's two keys get their own.
+        exchange(loop, client_conn, &at_server, 30);
+        exchange(loop, server_conn, &at_client, 30);
+        if (SEPARATE) assert_int_equal(tfc::aead::contexts_held(), base + 4);
+        // Idle: two ticks without a message free them all (heartbeat pings are a message
+        // now and then, sealed with the thread's context).
+        TFS_WAIT(loop, tfc::aead::contexts_held() == base, 3000);
+        assert_int_equal(tfc::aead::contexts_held(), base);
+        // And the connection goes on as before, both ways.
+        exchange(loop, client_conn, &at_server, 30);
+        exchange(loop, server_conn, &at_client, 30);
+        assert_int_equal(at_server.got, 60);
+        assert_int_equal(at_client.got, 60);
+        assert_int_equal(p.srec.errors + p.crec.errors, 0);
+
+        tfs_pair_free(&p);
+        truflux_options_free(so);
+        truflux_options_free(co);
+        truflux_protocol_free(sp);
+        truflux_protocol_free(cp);
+        assert_int_equal(truflux_loop_free(loop), 0);
+        assert_int_equal(tfc::aead::contexts_held(), base);
+    }
+}
+
+}  // namespace
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_interleaved_chachapoly),
+        cmocka_unit_test(test_keys_interleaved_aesgcm),
+        cmocka_unit_test(test_trim_frees_what_was_not_used),
+        cmocka_unit_test(test_idle_connection_gives_contexts_back),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
