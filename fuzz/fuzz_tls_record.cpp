@@ -13,6 +13,7 @@
 //     records without failing up to tfc::TLS_MAX_REFUSALS of them (one more fails).
 // Invariants: only the documented results (bytes, 0, TLS_WANT_READ, TRUFLUX_EIO); no
 // crash, leak or overread.
+// Seeds: fuzz/corpus/fuzz_tls_record/ (written by fuzz/make_corpus.py).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>

@@ -106,10 +106,46 @@ def secure_frame_inputs():
     return out
 
 
+def tls_record_inputs():
+    """fuzz_tls_record: a mode byte (cipher, read buffer, bio chunk, kind of input), then
+    either raw bytes for the reader (no tag can verify) or records for the differential
+    writer: a type selector (0 alert, 1 handshake, else application data), a 2-byte length,
+    the bytes."""
+    def mode(cipher, rbuf, chunk, kind):
+        return bytes([cipher | rbuf << 1 | chunk << 3 | kind << 6])
+
+    def rec(sel, data):
+        return bytes([sel]) + len(data).to_bytes(2, "big") + data
+
+    def header(rtype, length, version=b"\x03\x03"):
+        return bytes([rtype]) + version + length.to_bytes(2, "big")
+
+    out = {}
+    # Raw streams: forged application data (its tag cannot verify), an unencrypted alert, a
+    # record over the size limit, a wrong version, a header cut short.
+    out["raw_forged_data"] = mode(0, 2, 6, 0) + header(23, 40) + bytes(range(40))
+    out["raw_forged_chacha"] = mode(1, 1, 2, 0) + header(23, 24) + b"\x5a" * 24
+    out["raw_alert"] = mode(0, 3, 6, 0) + header(21, 2) + b"\x02\x28"
+    out["raw_oversize"] = mode(0, 2, 6, 0) + header(23, 16384 + 257) + b"\x00" * 64
+    out["raw_bad_version"] = mode(1, 2, 4, 1) + header(23, 30, b"\x03\x01") + b"\x00" * 30
+    out["raw_short_header"] = mode(0, 0, 0, 0) + b"\x17\x03"
+    # Differential: data, a full record, records around the size limit, a close_notify,
+    # a fatal alert, handshake records up to the refusal limit and one past it.
+    out["diff_small"] = mode(0, 1, 6, 2) + rec(2, b"hello") + rec(3, b"world")
+    out["diff_full_record"] = mode(1, 2, 5, 2) + rec(2, bytes(16384))
+    out["diff_split_reads"] = mode(0, 0, 2, 3) + rec(5, b"x" * 300) + rec(6, b"y" * 3)
+    out["diff_close_notify"] = mode(1, 2, 6, 2) + rec(2, b"bye") + rec(0, b"\x01")
+    out["diff_fatal_alert"] = mode(0, 2, 6, 2) + rec(2, b"a") + rec(0xA8, b"\x00")
+    out["diff_refusals"] = mode(0, 2, 6, 3) + rec(1, b"\x00\x00\x00\x00") * 4 + rec(2, b"ok")
+    out["diff_refusals_past"] = mode(1, 2, 6, 3) + rec(1, b"\x00\x00\x00\x00") * 5 + rec(2, b"no")
+    return out
+
+
 def main():
     for target, inputs in (("fuzz_frame", frame_inputs()), ("fuzz_hello", hello_inputs()),
                            ("fuzz_validate", validate_inputs()),
-                           ("fuzz_secure_frame", secure_frame_inputs())):
+                           ("fuzz_secure_frame", secure_frame_inputs()),
+                           ("fuzz_tls_record", tls_record_inputs())):
         for name, data in inputs.items():
             write(target, name, data)
 
