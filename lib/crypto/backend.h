@@ -106,18 +106,19 @@ public:
     int decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
                    const uint8_t *ct, size_t ct_len, uint8_t *out);
 
-    // Idle memory. With the OpenSSL backend each direction's working state (an
-    // EVP_CIPHER_CTX with its key schedule, about 1 KB) is the bulk of an idle encrypted
-    // connection. There a key's first few messages in each direction are sealed or opened
-    // with a context the calling thread keeps (re-keyed when another key used it last), the
-    // key gets contexts of its own only when used more often, and trim() frees those that
-    // were not used since the previous trim() (the key itself is kept: the next message
-    // works as the first did). A connection calls it on its periodic tick, so one idle for
-    // two ticks holds only its key. The other backend keeps its state with the key: trim()
-    // does nothing there.
+    // Idle memory. A key's working state (OpenSSL: an EVP_CIPHER_CTX per direction, about
+    // 1 KB with its key schedule; mbedTLS build, AES-GCM on AES-NI: the expanded key and
+    // GHASH powers, 432 bytes) is the bulk of an idle encrypted connection. So a key's
+    // first few messages in each direction are sealed or opened with a state the calling
+    // thread keeps (re-keyed when another key used it last), the key gets a state of its
+    // own only when used more often, and trim() frees that state when it was not used
+    // since the previous trim() (the key itself is kept: the next message works as the
+    // first did). A connection calls it on its periodic tick, so one idle for two ticks
+    // holds only its key. (ChaCha20 on SSSE3/AVX2 has no state beyond the key; mbedTLS's
+    // own contexts, used on CPUs without those instructions, stay with the key.)
     void trim();
-    // Working states (contexts) held apart from keys, process-wide: what trim() can free
-    // (0 for the backend without any). For tests and statistics.
+    // Working states held apart from keys, process-wide: what trim() can free. For tests
+    // and statistics.
     static long contexts_held();
 
     struct impl;  // defined by the backend

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -221,65 +222,119 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
 
 // ---- AEAD --------------------------------------------------------------------------------
 
-// One cipher's context only: every encrypted connection holds two of these, so the other
-// cipher's context would cost it about half a kilobyte for nothing. AES-GCM runs on our own
-// AES-NI/PCLMULQDQ code where the CPU has them (some twenty times mbedTLS's speed), on
-// mbedTLS's elsewhere; ChaCha20-Poly1305 likewise on our SSSE3/AVX2 code (several times
-// mbedTLS's speed) or mbedTLS's. The choice is fixed for the process.
-struct aead::impl {
-    union {
-        mbedtls_chachapoly_context chacha;
-        mbedtls_gcm_context gcm;
-        aesgcm_ni_key ni;
-        chachapoly_simd_key simd;
-    };
-};
-
+// AES-GCM runs on our own AES-NI/PCLMULQDQ code where the CPU has them (some twenty times
+// mbedTLS's speed), on mbedTLS's elsewhere; ChaCha20-Poly1305 likewise on our SSSE3/AVX2
+// code (several times mbedTLS's speed) or mbedTLS's. The choice is fixed for the process.
+//
+// Every encrypted connection holds two keys, so what a key holds counts: ChaCha20's state is
+// the key itself (32 bytes); AES-GCM's is the expanded key and GHASH powers (432 bytes), so
+// as with the OpenSSL backend (see backend.h) a key's first OWN_AFTER messages use an
+// expansion its thread keeps (redone, about 0.1 us, when another key used it last) and the
+// key gets its own only when used more, which trim() frees again once unused. mbedTLS's
+// contexts (CPUs without the instructions) are made with the key and kept.
 namespace {
+
+constexpr uint8_t OWN_AFTER = 4;
+std::atomic<long> g_contexts{0};
+std::atomic<uint64_t> g_next_key_id{1};
+
 bool gcm_ni(cipher c) { return c == cipher::aesgcm && aesgcm_ni_available(); }
 bool chacha_simd(cipher c) { return c == cipher::chachapoly && chachapoly_simd_available(); }
+
+// The calling thread's expansion for AES-GCM keys without their own.
+struct shared_expansion {
+    aesgcm_ni_key k;
+    uint64_t keyed_for = 0;  // key id it holds; 0: none
+    ~shared_expansion() { aesgcm_ni_clear(&k); }
+};
+thread_local shared_expansion t_ni;
+
 }  // namespace
+
+struct aead::impl {
+    uint8_t key[KEY_LEN];             // AES-GCM on AES-NI: expanded when used
+    chachapoly_simd_key simd;         // ChaCha20-Poly1305 on SSSE3/AVX2
+    aesgcm_ni_key *own = nullptr;     // AES-GCM on AES-NI: made when used often
+    uint8_t uses = 0;                 // messages since the last trim(), saturating
+    uint64_t id = 0;                  // tells this key from others in t_ni
+    mbedtls_chachapoly_context *chacha = nullptr;  // without the instructions
+    mbedtls_gcm_context *gcm = nullptr;
+};
 
 void aead::clear() {
     if (!impl_) return;
-    // All four zeroize their keys.
-    if (chacha_simd(c_))
-        chachapoly_simd_clear(&impl_->simd);
-    else if (c_ == cipher::chachapoly)
-        mbedtls_chachapoly_free(&impl_->chacha);
-    else if (gcm_ni(c_))
-        aesgcm_ni_clear(&impl_->ni);
-    else
-        mbedtls_gcm_free(&impl_->gcm);
+    // Each zeroizes its key.
+    if (impl_->own) {
+        aesgcm_ni_clear(impl_->own);
+        delete impl_->own;
+        g_contexts.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (t_ni.keyed_for == impl_->id) {
+        aesgcm_ni_clear(&t_ni.k);
+        t_ni.keyed_for = 0;
+    }
+    if (impl_->chacha) {
+        mbedtls_chachapoly_free(impl_->chacha);
+        delete impl_->chacha;
+    }
+    if (impl_->gcm) {
+        mbedtls_gcm_free(impl_->gcm);
+        delete impl_->gcm;
+    }
+    wipe(impl_->key, KEY_LEN);
+    chachapoly_simd_clear(&impl_->simd);
     delete impl_;
     impl_ = nullptr;
 }
 
-// The key's state lives with it (see backend.h): nothing to free apart.
-void aead::trim() {}
-long aead::contexts_held() { return 0; }
+void aead::trim() {
+    if (!impl_) return;
+    if (impl_->own && impl_->uses == 0) {
+        aesgcm_ni_clear(impl_->own);
+        delete impl_->own;
+        impl_->own = nullptr;
+        g_contexts.fetch_sub(1, std::memory_order_relaxed);
+    }
+    impl_->uses = 0;
+}
+
+long aead::contexts_held() { return g_contexts.load(std::memory_order_relaxed); }
 
 int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     clear();
     impl *p = new (std::nothrow) impl;
     if (!p) return TRUFLUX_ENOMEM;
+    p->id = g_next_key_id.fetch_add(1, std::memory_order_relaxed);
+    std::memset(p->key, 0, KEY_LEN);
+    std::memset(&p->simd, 0, sizeof p->simd);
     impl_ = p;
     c_ = c;
     if (gcm_ni(c)) {
-        aesgcm_ni_init(&p->ni, key);
+        std::memcpy(p->key, key, KEY_LEN);
         return 0;
     }
     if (chacha_simd(c)) {
         chachapoly_simd_init(&p->simd, key);
         return 0;
     }
-    if (c == cipher::chachapoly)
-        mbedtls_chachapoly_init(&p->chacha);
-    else
-        mbedtls_gcm_init(&p->gcm);
-    int rc = c == cipher::chachapoly
-                 ? mbedtls_chachapoly_setkey(&p->chacha, key)
-                 : mbedtls_gcm_setkey(&p->gcm, MBEDTLS_CIPHER_ID_AES, key, KEY_LEN * 8);
+    int rc;
+    if (c == cipher::chachapoly) {
+        p->chacha = new (std::nothrow) mbedtls_chachapoly_context;
+        if (!p->chacha) {
+            clear();
+            return TRUFLUX_ENOMEM;
+        }
+        mbedtls_chachapoly_init(p->chacha);
+        rc = mbedtls_chachapoly_setkey(p->chacha, key);
+    } else {
+        p->gcm = new (std::nothrow) mbedtls_gcm_context;
+        if (!p->gcm) {
+            clear();
+            return TRUFLUX_ENOMEM;
+        }
+        mbedtls_gcm_init(p->gcm);
+        rc = mbedtls_gcm_setkey(p->gcm, MBEDTLS_CIPHER_ID_AES, key, KEY_LEN * 8);
+    }
     if (rc != 0) {
         clear();
         return TRUFLUX_EINTERNAL;
@@ -287,11 +342,30 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     return 0;
 }
 
+// The expanded AES-GCM key for one message: the key's own, or the thread's made for it.
+static const aesgcm_ni_key *expansion_for(aead::impl *k) {
+    if (k->uses < 255) k->uses++;
+    if (k->own) return k->own;
+    if (k->uses > OWN_AFTER) {
+        k->own = new (std::nothrow) aesgcm_ni_key;
+        if (k->own) {
+            aesgcm_ni_init(k->own, k->key);
+            g_contexts.fetch_add(1, std::memory_order_relaxed);
+            return k->own;
+        }
+    }
+    if (t_ni.keyed_for != k->id) {
+        aesgcm_ni_init(&t_ni.k, k->key);
+        t_ni.keyed_for = k->id;
+    }
+    return &t_ni.k;
+}
+
 int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
                      const uint8_t *pt, size_t len, uint8_t *out) {
     if (!impl_) return TRUFLUX_EINVAL;
     if (gcm_ni(c_)) {
-        aesgcm_ni_seal(&impl_->ni, iv, ad, ad_len, pt, len, out, out + len);
+        aesgcm_ni_seal(expansion_for(impl_), iv, ad, ad_len, pt, len, out, out + len);
         return 0;
     }
     if (chacha_simd(c_)) {
@@ -299,9 +373,9 @@ int aead::encrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
         return 0;
     }
     int rc = c_ == cipher::chachapoly
-                 ? mbedtls_chachapoly_encrypt_and_tag(&impl_->chacha, len, iv, ad, ad_len, pt,
+                 ? mbedtls_chachapoly_encrypt_and_tag(impl_->chacha, len, iv, ad, ad_len, pt,
                                                       out, out + len)
-                 : mbedtls_gcm_crypt_and_tag(&impl_->gcm, MBEDTLS_GCM_ENCRYPT, len, iv, IV_LEN,
+                 : mbedtls_gcm_crypt_and_tag(impl_->gcm, MBEDTLS_GCM_ENCRYPT, len, iv, IV_LEN,
                                              ad, ad_len, pt, out, TAG_LEN, out + len);
     if (rc != 0) {
         wipe(out, len + TAG_LEN);
@@ -317,8 +391,9 @@ int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
     int rc;
     if (gcm_ni(c_)) {
         // Zeroes out itself on a bad tag.
-        return aesgcm_ni_open(&impl_->ni, iv, ad, ad_len, ct, len, ct + len, out) ? 0
-                                                                                 : ERR_DECRYPT;
+        return aesgcm_ni_open(expansion_for(impl_), iv, ad, ad_len, ct, len, ct + len, out)
+                   ? 0
+                   : ERR_DECRYPT;
     }
     if (chacha_simd(c_)) {
         return chachapoly_simd_open(&impl_->simd, iv, ad, ad_len, ct, len, ct + len, out)
@@ -326,11 +401,11 @@ int aead::decrypt_iv(const uint8_t iv[IV_LEN], const uint8_t *ad, size_t ad_len,
                    : ERR_DECRYPT;
     }
     if (c_ == cipher::chachapoly) {
-        rc = mbedtls_chachapoly_auth_decrypt(&impl_->chacha, len, iv, ad, ad_len, ct + len, ct,
+        rc = mbedtls_chachapoly_auth_decrypt(impl_->chacha, len, iv, ad, ad_len, ct + len, ct,
                                              out);
         if (rc == MBEDTLS_ERR_CHACHAPOLY_AUTH_FAILED) rc = ERR_DECRYPT;
     } else {
-        rc = mbedtls_gcm_auth_decrypt(&impl_->gcm, len, iv, IV_LEN, ad, ad_len, ct + len,
+        rc = mbedtls_gcm_auth_decrypt(impl_->gcm, len, iv, IV_LEN, ad, ad_len, ct + len,
                                       TAG_LEN, ct, out);
         if (rc == MBEDTLS_ERR_GCM_AUTH_FAILED) rc = ERR_DECRYPT;
     }
