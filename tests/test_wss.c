@@ -7,8 +7,7 @@
  * TLS handshake) while the server keeps serving the clients under the limit. */
 #include "support/tfsupport.h"
 
-#include <libgen.h>
-#include <sys/wait.h>
+#include "support/tfpki.h"
 
 static char g_pki[512]; /* the certificates' directory; "" when they could not be made */
 
@@ -35,40 +34,17 @@ static const char *pki_file(char *buf, size_t n, const char *name)
     return buf;
 }
 
-/* The certificates, once for all tests: make_pki.py next to this file's source. */
+/* The certificates, once for all tests. */
 static int pki_setup(void **state)
 {
     (void)state;
-    char tmpl[] = "./wss-pki-XXXXXX";
-    if (!mkdtemp(tmpl))
-        return -1;
-    char src[1024];
-    snprintf(src, sizeof src, "%s", __FILE__);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "python3 '%s/support/make_pki.py' '%s' >/dev/null", dirname(src),
-             tmpl);
-    int rc = system(cmd);
-    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
-        fprintf(stderr, "  make_pki.py failed (status %d): the TLS tests skip\n", rc);
-        if (getenv("CI"))
-            return -1;
-        rmdir(tmpl);
-        g_pki[0] = 0;
-        return 0;
-    }
-    snprintf(g_pki, sizeof g_pki, "%s", tmpl);
-    return 0;
+    return tfs_pki_make(g_pki, sizeof g_pki, "wss-pki") < 0 ? -1 : 0;
 }
 
 static int pki_teardown(void **state)
 {
     (void)state;
-    if (g_pki[0]) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_pki);
-        if (system(cmd) != 0)
-            fprintf(stderr, "  could not remove %s\n", g_pki);
-    }
+    tfs_pki_remove(g_pki);
     return 0;
 }
 

@@ -29,7 +29,8 @@ static constexpr size_t READ_CHUNK = 64 * 1024; // minimum read size
 static constexpr uint32_t LINGER_MS = 2000;     // at most this long draining after close
 // Messages this large may skip the queue (emit_direct). Measured with truflux bench
 // --alt-exe: at 10 MB the direct write is faster, at 1 MB slower than the queue (0.77x
-// against 0.53x the floor), so only very large messages take it.
+// against 0.53x the floor), so only very large messages take it; a transport may ask for
+// it sooner (stream::direct_min: wss, whose queue would be copied once more).
 static constexpr size_t DIRECT_MIN = 4u << 20;
 
 void build_hello(endpoint *ep) {
@@ -354,7 +355,9 @@ void conn_emit(tf_conn *c, uint8_t kind, uint32_t id, const void *data, size_t l
     size_t before = evbuffer_get_length(c->out) + c->small_len;
     // Application messages only: sub-protocols (files) pace themselves on the queue emptying
     // (conn_ext::on_flushed), which a direct write would skip.
-    if (len >= DIRECT_MIN && tfw::is_msg_kind(kind) && before == 0 && !c->txf && c->io &&
+    if ((len >= DIRECT_MIN ||
+         (len >= tf_conn::SMALL_CAP && c->io && len >= c->io->direct_min())) &&
+        tfw::is_msg_kind(kind) && before == 0 && !c->txf && c->io &&
         c->phase.load(std::memory_order_relaxed) == PH_OPEN && emit_direct(c, kind, id, data, len, reserved))
         return;
     if (!c->txf && c->io && c->io->can_write_direct()) {

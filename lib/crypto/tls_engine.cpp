@@ -439,6 +439,13 @@ ssize_t tls_session::write(const uint8_t *buf, size_t len) {
     return fail(TRUFLUX_EIO, rc, "TLS write");
 }
 
+ssize_t tls_session::writev(const iovec *iov, int n) {
+    if (!p_->rec) return TRUFLUX_ENOTSUP;
+    ssize_t r = p_->rec->writev(iov, n);
+    if (r < 0 && r != TLS_WANT_READ && r != TLS_WANT_WRITE) detail_ = p_->rec->detail();
+    return r;
+}
+
 bool tls_session::pending() const {
     if (p_->rec) return p_->rec->pending();
     return mbedtls_ssl_get_bytes_avail(p_->ssl) > 0 || mbedtls_ssl_check_pending(p_->ssl);

@@ -12,6 +12,7 @@
 // handshake's record layer is left over, mbedTLS keeps doing the records. Either way the peer sees standard TLS 1.2 records.
 #pragma once
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <cstddef>
@@ -87,6 +88,10 @@ public:
     // to TLS_WRITE_BATCH bytes (several records) at once. After TLS_WANT_WRITE call again
     // with the same data: the record already sealed is sent first and its length returned.
     ssize_t write(const uint8_t *buf, size_t len);
+    // write() over the octets of iov[0..n) in order, as if contiguous, up to TLS_WRITE_BATCH
+    // (tls_record::writev). Only with fast_records(): TRUFLUX_ENOTSUP otherwise (mbedTLS's
+    // record layer seals from one buffer).
+    ssize_t writev(const iovec *iov, int n);
     // Decrypted bytes, or received records, not yet returned by read().
     bool pending() const;
     // Sends close_notify (best effort).

@@ -192,15 +192,52 @@ ssize_t tls_record::seal_to(uint8_t *r, uint8_t type, const uint8_t *p, size_t n
     return (ssize_t)(TLS_HEADER + body);
 }
 
-int tls_record::seal(uint8_t type, const uint8_t *p, size_t n) {
+ssize_t tls_record::seal_from(uint8_t *r, uint8_t type, gather *g, size_t n) {
+    if (g->n > 0 && g->v->iov_len - g->off >= n) {
+        g->off += n;
+        return seal_to(r, type, static_cast<const uint8_t *>(g->v->iov_base) + g->off - n, n);
+    }
+    return seal_gathered(r, type, g, n);
+}
+
+ssize_t tls_record::seal_gathered(uint8_t *r, uint8_t type, gather *g, size_t n) {
+    while (g->n > 0 && g->off == g->v->iov_len) {
+        g->v++;
+        g->n--;
+        g->off = 0;
+    }
+    if (g->n > 0 && g->v->iov_len - g->off >= n) return seal_from(r, type, g, n);
+    // Across vectors: the plaintext is put together where its ciphertext goes (the AEADs
+    // encrypt in place), which is the one copy such a record costs.
+    uint8_t *body = r + TLS_HEADER + (c_ == cipher::aesgcm ? EXPLICIT_NONCE : 0);
+    for (size_t at = 0; at < n; g->v++, g->n--, g->off = 0) {
+        if (g->n <= 0) return TRUFLUX_EINTERNAL;
+        size_t k = std::min(g->v->iov_len - g->off, n - at);
+        if (k) memcpy(body + at, static_cast<const uint8_t *>(g->v->iov_base) + g->off, k);
+        at += k;
+        if (g->off + k < g->v->iov_len) {
+            g->off += k;
+            break;
+        }
+    }
+    return seal_to(r, type, body, n);
+}
+
+int tls_record::seal(uint8_t type, gather *g, size_t n) {
     if (out_off_ == out_len_) out_off_ = out_len_ = 0;
     if (!take_out()) return TRUFLUX_ENOMEM;
     if (n > TLS_MAX_PLAIN || out_len_ + TLS_HEADER + 8 + n + TAG_LEN > TLS_OUT_SCRATCH)
         return TRUFLUX_EINTERNAL;
-    ssize_t w = seal_to(out_ + out_len_, type, p, n);
+    ssize_t w = seal_from(out_ + out_len_, type, g, n);
     if (w < 0) return (int)w;
     out_len_ += (size_t)w;
     return 0;
+}
+
+int tls_record::seal(uint8_t type, const uint8_t *p, size_t n) {
+    iovec v = {const_cast<uint8_t *>(p), n};
+    gather g = {&v, 1, 0};
+    return seal(type, &g, n);
 }
 
 int tls_record::flush() {
@@ -232,12 +269,21 @@ int tls_record::fatal(uint8_t alert, int code, const std::string &why) {
 }
 
 ssize_t tls_record::write(const uint8_t *buf, size_t len) {
-    ssize_t r = write_records(buf, len);
+    iovec v = {const_cast<uint8_t *>(buf), len};
+    ssize_t r = write_records(gather{&v, 1, 0}, len);
     settle_out();
     return r;
 }
 
-ssize_t tls_record::write_records(const uint8_t *buf, size_t len) {
+ssize_t tls_record::writev(const iovec *iov, int n) {
+    size_t len = 0;
+    for (int i = 0; i < n && len < TLS_WRITE_BATCH; i++) len += iov[i].iov_len;
+    ssize_t r = write_records(gather{iov, n, 0}, len);
+    settle_out();
+    return r;
+}
+
+ssize_t tls_record::write_records(gather g, size_t len) {
     if (failed_) return failed_;
     if (has_unsent()) {
         int rc = flush();
@@ -261,7 +307,7 @@ ssize_t tls_record::write_records(const uint8_t *buf, size_t len) {
         size_t done = 0, at = 0;
         while (done < total) {
             size_t n = std::min(total - done, TLS_MAX_PLAIN);
-            ssize_t w = seal_to(dst + at, TLS_APPLICATION_DATA, buf + done, n);
+            ssize_t w = seal_from(dst + at, TLS_APPLICATION_DATA, &g, n);
             if (w < 0) {
                 // What was sealed is committed, so that the sequence numbers stay in step.
                 bio_->send_commit(at);
@@ -276,7 +322,7 @@ ssize_t tls_record::write_records(const uint8_t *buf, size_t len) {
         return (ssize_t)total;
     }
     size_t n = std::min(len, TLS_MAX_PLAIN);
-    int rc = seal(TLS_APPLICATION_DATA, buf, n);
+    int rc = seal(TLS_APPLICATION_DATA, &g, n);
     if (rc != 0) {
         detail_ = "TLS write: sealing a record failed";
         return rc;

@@ -18,6 +18,7 @@
 // Any alert from the peer but close_notify ends the session with an error naming it.
 #pragma once
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -77,6 +78,11 @@ public:
     // (with the same data, as with mbedTLS) finishes sending it and returns its length.
     ssize_t read(uint8_t *buf, size_t len);
     ssize_t write(const uint8_t *buf, size_t len);
+    // write() over the octets of iov[0..n) in order, as if they were contiguous: a record
+    // whose plaintext lies inside one vector is sealed straight from it, one that spans
+    // vectors is gathered where its ciphertext goes and sealed in place. After
+    // TLS_WANT_WRITE call again with vectors that start with the same octets.
+    ssize_t writev(const iovec *iov, int n);
     bool pending() const;
     void close_notify();
     // Bytes sealed but not yet taken by the bio.
@@ -86,13 +92,24 @@ public:
     const char *detail() const { return detail_.c_str(); }
 
 private:
+    // A read position in a caller's vectors.
+    struct gather {
+        const iovec *v;
+        int n;
+        size_t off;  // into v[0]
+    };
     // Seals one record at r: its length on the wire, or an error code.
     ssize_t seal_to(uint8_t *r, uint8_t type, const uint8_t *p, size_t n);
+    // The same with the next n octets at g (which moves past them); seal_gathered() when
+    // they do not lie in g's current vector.
+    ssize_t seal_from(uint8_t *r, uint8_t type, gather *g, size_t n);
+    ssize_t seal_gathered(uint8_t *r, uint8_t type, gather *g, size_t n);
     int seal(uint8_t type, const uint8_t *p, size_t n);  // appends one record to out_
+    int seal(uint8_t type, gather *g, size_t n);
     int flush();  // 0 (all sent or WANT_WRITE: check has_unsent()) or a bio error
     int fatal(uint8_t alert, int code, const std::string &why);
     ssize_t read_records(uint8_t *buf, size_t len);
-    ssize_t write_records(const uint8_t *buf, size_t len);
+    ssize_t write_records(gather g, size_t len);
     // Take the thread's buffer when holding none; after the call, keep what must stay in a
     // buffer of the connection's own, or give the buffer back.
     bool take_in();

@@ -9,6 +9,7 @@
 #include <string>
 
 struct evbuffer;
+struct iovec;
 
 namespace tfcore {
 struct config;
@@ -43,6 +44,18 @@ public:
     virtual ssize_t write_direct(const uint8_t *, size_t, const void *, size_t) {
         return IO_NO_DIRECT;
     }
+    // Messages of at least this size are offered to write_direct() before the queue, besides
+    // the connection's own threshold for very large ones: a transport that would otherwise
+    // copy the queue once more (a WebSocket over TLS) gains from it sooner.
+    virtual size_t direct_min() const { return SIZE_MAX; }
+    // Gather write, for a stream over this one (a WebSocket over TLS) that would otherwise
+    // copy its header and the queue's chains into a buffer of its own: takes as many octets
+    // from the front of iov[0..n) as it can (sent, or transformed and held within the
+    // stream's own bound), and returns that count (>= 0), IO_WANT_WRITE, or an error code.
+    // Taking fewer than given means "call again when writable" (has_output() tells).
+    // IO_NO_DIRECT (and can_writev() false): the caller copies and uses write() instead.
+    virtual bool can_writev() const { return false; }
+    virtual ssize_t writev(const struct iovec *, int) { return IO_NO_DIRECT; }
     // Bytes already read from the socket and decoded but not yet returned by read(): the
     // socket will not become readable for them.
     virtual bool has_pending() const { return false; }

@@ -10,7 +10,9 @@
 // The TLS stream runs its handshake in handshake(), before the outer stream's own; it has
 // output of its own (records that the inner stream could not take yet, has_output()) and
 // decrypted input the socket will not signal again (has_pending()), which an outer stream
-// must pass on in its own has_output() and has_pending().
+// must pass on in its own has_output() and has_pending(). Once its handshake is done with
+// the library's record layer it also has a gather write (stream::writev), which seals
+// records straight from an outer stream's vectors (the WebSocket header and the queue).
 #pragma once
 #include <string>
 

@@ -9,7 +9,10 @@
 //
 // Over TLS (wss://, wss.cpp) the same class runs over an inner stream instead of the socket:
 // every octet it reads or writes goes through low_recv() / low_sendv(), which then use the
-// inner stream, with a bounded buffer of our own (low_out_) for what it has not taken yet.
+// inner stream. One that gathers (stream::writev: TLS with the library's record layer)
+// seals records straight from the header and the queue's chains, as sendmsg(2) would send
+// them; otherwise the octets are copied into a bounded buffer of our own (low_out_) for
+// the inner stream's write().
 #include "transport/ws_stream.h"
 
 #include <event2/buffer.h>
@@ -43,11 +46,15 @@ constexpr size_t BATCH_MAX = 1u << 20;       // frames packed into one message, 
 constexpr size_t CLIENT_FRAG = 64u << 10;    // a client's fragments (masked via scratch)
 constexpr int MAX_IOV = 64;
 constexpr size_t STAGE_CAP = 2 * (ws::MAX_HEADER + ws::MAX_CONTROL);
-// Over an inner stream: octets we hold for it (two TLS records). Not more: a larger buffer,
-// allocated and freed per message, kept glibc growing and trimming the heap at every 128 kB
-// roundtrip (page faults; truflux-wss 128 kB row 0.51 s with 256 KiB, 0.34 with 64, 0.29
-// with 32).
+// Over an inner stream that cannot gather: octets we hold for it (two TLS records). Not
+// more: a larger buffer, allocated and freed per message, kept glibc growing and trimming
+// the heap at every 128 kB roundtrip (page faults; truflux-wss 128 kB row 0.51 s with
+// 256 KiB, 0.34 with 64, 0.29 with 32).
 constexpr size_t LOW_CAP = 32u << 10;
+// Over TLS: a message up to this size is written directly as one piece, built on the stack
+// (one record); a larger one through the TLS stream's gather write.
+constexpr size_t DIRECT_SMALL = 256;
+constexpr size_t DIRECT_FROM = 64u << 10;  // see direct_min()
 
 ssize_t errno_result(bool writing) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -167,13 +174,21 @@ public:
     ssize_t read(uint8_t *buf, size_t len) override;
     ssize_t write(evbuffer *out) override;
     // One WebSocket message from the caller's memory (the server's frames are not masked:
-    // no copy at all; a client's are masked into its scratch). Over TLS, a small message
-    // only, built on the stack and handed to the TLS stream's own direct write.
+    // no copy at all; a client's are masked into its scratch). Over TLS, a small message is
+    // built on the stack and handed to the TLS stream's own direct write; a larger one goes
+    // as over the socket, through the TLS stream's gather write when it has one.
     bool can_write_direct() const override {
         return (mode_ == OPEN || mode_ == RAW) && (!inner_ || inner_->can_write_direct());
     }
     ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) override;
     ssize_t write_direct_inner(const uint8_t *hdr, size_t hlen, const void *data, size_t len);
+    ssize_t write_direct_masked(const uint8_t *hdr, size_t hlen, const void *data, size_t len);
+    // Over a TLS stream that gathers, a message that fills a batch of records on its own
+    // gains nothing from waiting in the queue: it is sealed from the caller's memory (a
+    // client's masked through its scratch).
+    size_t direct_min() const override {
+        return gather_ && mode_ == OPEN ? DIRECT_FROM : SIZE_MAX;
+    }
     size_t sent_control_and_header(size_t w);
     bool has_pending() const override {
         return in_off_ < in_.size() || (inner_ && inner_->has_pending());
@@ -206,6 +221,9 @@ public:
 
 private:
     bool frame_active() const { return hdr_off_ < hdr_len_ || frame_left_ > 0; }
+    // A client's fragment: over a TLS stream that gathers, one that with its header fills
+    // a batch of records (tfc::TLS_WRITE_BATCH) and leaves no small record behind.
+    size_t frag_max() const { return gather_ ? CLIENT_FRAG - ws::MAX_HEADER : CLIENT_FRAG; }
     void next_mask(uint8_t key[4]) {
         // xorshift64*: masks must not be predictable by what the payload is (RFC 6455
         // 10.3); the seed comes from getrandom(2).
@@ -249,6 +267,7 @@ private:
                                      // (made when needed, freed once drained)
     int low_failed_ = 0;             // wss: the inner stream's write error, reported once seen
     bool inner_done_ = false;        // wss: the inner stream's handshake finished
+    bool gather_ = false;            // wss: ... and it has a gather write (writev)
     bool segments_ = false;          // RAW: the queue may hold file segments
 
     // Handshake.
@@ -475,6 +494,8 @@ ssize_t ws_stream::handshake() {
         ssize_t r = inner_->handshake();
         if (r != 0) return r;
         inner_done_ = true;
+        // Whether it gathers is settled with its handshake (TLS: which record layer).
+        gather_ = inner_->can_writev();
     }
     ssize_t r = step_handshake();
     if (!inner_ || (r != 0 && r != IO_WANT_READ)) return r;
@@ -645,7 +666,7 @@ ssize_t ws_stream::write(evbuffer *out) {
                 msg_left_ = batch_len(out);
                 msg_first_ = true;
             }
-            size_t flen = (size_t)std::min<uint64_t>(msg_left_, CLIENT_FRAG);
+            size_t flen = (size_t)std::min<uint64_t>(msg_left_, frag_max());
             evbuffer_copyout(out, scratch_.get(), flen);
             uint8_t key[4];
             next_mask(key);
@@ -699,13 +720,13 @@ ssize_t ws_stream::write(evbuffer *out) {
 // not at all leaves no trace here (the caller queues the frame).
 ssize_t ws_stream::write_direct_inner(const uint8_t *hdr, size_t hlen, const void *data,
                                       size_t len) {
-    constexpr size_t SMALL = 256;
     size_t total = hlen + len;
     if (mode_ == RAW) return inner_->write_direct(hdr, hlen, data, len);
-    if (mode_ != OPEN || total > SMALL || frame_active() || close_sent_ || close_pending_ ||
-        pong_pending_ || stage_off_ < stage_len_ || low_has_output() || low_failed_)
+    if (mode_ != OPEN || total > DIRECT_SMALL || frame_active() || close_sent_ ||
+        close_pending_ || pong_pending_ || stage_off_ < stage_len_ || low_has_output() ||
+        low_failed_)
         return IO_NO_DIRECT;
-    uint8_t buf[ws::MAX_HEADER + SMALL];
+    uint8_t buf[ws::MAX_HEADER + DIRECT_SMALL];
     uint8_t key[4];
     if (!server_) next_mask(key);
     size_t h = ws::header_write(buf, ws::OP_BINARY, true, total, server_ ? nullptr : key);
@@ -738,7 +759,8 @@ size_t ws_stream::sent_control_and_header(size_t w) {
 
 ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *data, size_t len) {
     size_t total = hlen + len;
-    if (inner_) return write_direct_inner(hdr, hlen, data, len);
+    if (inner_ && (mode_ == RAW || total <= DIRECT_SMALL || !gather_))
+        return write_direct_inner(hdr, hlen, data, len);
     iovec iov[4];
     int n = 0;
     if (mode_ == RAW) {
@@ -746,45 +768,74 @@ ssize_t ws_stream::write_direct(const uint8_t *hdr, size_t hlen, const void *dat
         if (len) iov[n++] = {const_cast<void *>(data), len};
         return low_sendv(iov, n);
     }
-    // Between frames only, and never after our close; then the queue's path decides.
-    if (mode_ != OPEN || frame_active() || close_sent_ || (!server_ && total > CLIENT_FRAG))
+    // Between frames only, and never after our close; then the queue's path decides. A
+    // client masks a message larger than its scratch fragment by fragment, only where the
+    // inner stream can take several fragments at once (TLS sealing them as they come).
+    if (mode_ != OPEN || frame_active() || close_sent_ || msg_left_ > 0 ||
+        (!server_ && total > CLIENT_FRAG && !inner_))
         return IO_NO_DIRECT;
     stage_control();
     if (close_sent_ && stage_off_ < stage_len_) return IO_NO_DIRECT;
-    if (server_) {
-        hdr_len_ = ws::header_write(hdr_, ws::OP_BINARY, true, total, nullptr);
-    } else {
-        if (!scratch_) {
-            scratch_.reset(new (std::nothrow) uint8_t[CLIENT_FRAG]);
-            if (!scratch_) return IO_NO_DIRECT;
-        }
-        uint8_t key[4];
-        next_mask(key);
-        ws::mask_copy(scratch_.get(), hdr, hlen, key, 0);
-        if (len) ws::mask_copy(scratch_.get() + hlen, static_cast<const uint8_t *>(data), len, key, hlen);
-        hdr_len_ = ws::header_write(hdr_, ws::OP_BINARY, true, total, key);
-        msg_left_ = 0;
-        scratch_off_ = 0;
-    }
+    if (!server_) return write_direct_masked(hdr, hlen, data, len);
+    hdr_len_ = ws::header_write(hdr_, ws::OP_BINARY, true, total, nullptr);
     hdr_off_ = 0;
     frame_left_ = total;
     if (stage_off_ < stage_len_) iov[n++] = {ctl_->stage + stage_off_, stage_len_ - stage_off_};
     iov[n++] = {hdr_, hdr_len_};
-    if (server_) {
-        iov[n++] = {const_cast<uint8_t *>(hdr), hlen};
-        if (len) iov[n++] = {const_cast<void *>(data), len};
-    } else {
-        iov[n++] = {scratch_.get(), total};
-    }
+    iov[n++] = {const_cast<uint8_t *>(hdr), hlen};
+    if (len) iov[n++] = {const_cast<void *>(data), len};
     ssize_t w = low_sendv(iov, n);
-    // Whatever is not taken stays a frame in progress: its header (and a client's masked
-    // payload) here, the payload's rest in the queue the caller puts it in, which write()
-    // goes on with.
+    // Whatever is not taken stays a frame in progress: its header here, the payload's rest
+    // in the queue the caller puts it in, which write() goes on with.
     size_t left = sent_control_and_header(w > 0 ? (size_t)w : 0);
     frame_left_ -= left;
-    scratch_off_ += left;
     if (w < 0 && w != IO_WANT_WRITE) return w;
     return (ssize_t)left;
+}
+
+// A client's message, masked into the scratch one fragment at a time, each sent before the
+// next is masked. Where the inner stream stops taking, the fragment in the scratch stays a
+// frame in progress and msg_left_ counts the message's rest: the caller queues everything
+// not taken, and write() goes on from there as with any queued message.
+ssize_t ws_stream::write_direct_masked(const uint8_t *hdr, size_t hlen, const void *data,
+                                       size_t len) {
+    if (!scratch_) {
+        scratch_.reset(new (std::nothrow) uint8_t[CLIENT_FRAG]);
+        if (!scratch_) return IO_NO_DIRECT;
+    }
+    const uint8_t *body = static_cast<const uint8_t *>(data);
+    size_t pos = 0, done = 0;
+    msg_left_ = hlen + len;
+    msg_first_ = true;
+    for (;;) {
+        size_t flen = (size_t)std::min<uint64_t>(msg_left_, frag_max());
+        uint8_t key[4];
+        next_mask(key);
+        uint8_t *dst = scratch_.get();
+        size_t k = pos < hlen ? std::min(hlen - pos, flen) : 0;
+        if (k) ws::mask_copy(dst, hdr + pos, k, key, 0);
+        if (flen > k) ws::mask_copy(dst + k, body + (pos + k - hlen), flen - k, key, k);
+        hdr_len_ = ws::header_write(hdr_, msg_first_ ? ws::OP_BINARY : ws::OP_CONT,
+                                    flen == msg_left_, flen, key);
+        hdr_off_ = 0;
+        msg_first_ = false;
+        msg_left_ -= flen;
+        frame_left_ = flen;
+        scratch_off_ = 0;
+        pos += flen;
+        iovec iov[3];
+        int n = 0;
+        if (stage_off_ < stage_len_) iov[n++] = {ctl_->stage + stage_off_, stage_len_ - stage_off_};
+        iov[n++] = {hdr_, hdr_len_};
+        iov[n++] = {dst, flen};
+        ssize_t w = low_sendv(iov, n);
+        size_t left = sent_control_and_header(w > 0 ? (size_t)w : 0);
+        frame_left_ -= left;
+        scratch_off_ += left;
+        done += left;
+        if (w < 0 && w != IO_WANT_WRITE) return done ? (ssize_t)done : w;
+        if (frame_active() || msg_left_ == 0) return (ssize_t)done;
+    }
 }
 
 void ws_stream::shutdown_write() {
@@ -813,7 +864,8 @@ ssize_t ws_stream::low_recv(uint8_t *p, size_t n) {
 }
 
 // Octets taken from iov (>= 0; > 0 when iov holds any and there is room), IO_WANT_WRITE, or
-// an error. Over an inner stream they are copied into low_out_, bounded by LOW_CAP.
+// an error. Over an inner stream they go to its gather write, or else are copied into
+// low_out_, bounded by LOW_CAP.
 ssize_t ws_stream::low_sendv(const iovec *iov, int n) {
     if (!inner_) {
         msghdr mh;
@@ -824,6 +876,12 @@ ssize_t ws_stream::low_sendv(const iovec *iov, int n) {
         return w >= 0 ? w : errno_result(true);
     }
     if (low_flush() < 0) return low_failed_;
+    if (inner_->can_writev()) {
+        // What we copied before the inner stream could gather (the upgrade) goes first.
+        if (low_len() > 0) return IO_WANT_WRITE;
+        ssize_t w = inner_->writev(iov, n);
+        if (w != IO_NO_DIRECT) return w;
+    }
     size_t have = low_len();
     if (have >= LOW_CAP) return IO_WANT_WRITE;
     if (!low_buf()) return TRUFLUX_ENOMEM;
@@ -846,6 +904,14 @@ int ws_stream::low_flush() {
     if (!inner_) return 0;
     if (low_failed_) return low_failed_;
     while (low_len() > 0 || inner_->has_output()) {
+        if (low_len() == 0 && inner_->can_writev()) {
+            // Only the inner stream's own records wait: it sends them without a buffer of ours.
+            ssize_t w = inner_->writev(nullptr, 0);
+            if (w == 0 && !inner_->has_output()) break;
+            if (w == 0 || w == IO_WANT_WRITE || w == IO_WANT_READ) return 0;
+            low_failed_ = (int)w;
+            return low_failed_;
+        }
         if (!low_buf()) {
             low_failed_ = TRUFLUX_ENOMEM;
             return low_failed_;
