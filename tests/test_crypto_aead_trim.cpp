@@ -10,7 +10,9 @@
 extern "C" {
 #include "support/tfsupport.h"
 }
+#include "support/tfpki.h"
 
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -113,8 +115,6 @@ void test_trim_frees_what_was_not_used(void **) {
     assert_int_equal(tfc::aead::contexts_held(), base);
 }
 
-// Real connections: encrypted both ways, busy, then idle for a few ticks (heartbeat 200 ms:
-// a tick every 50 ms), then busy again.
 struct busy_state {
     int got = 0;
 };
@@ -138,59 +138,119 @@ void exchange(tf_loop_t *loop, tf_conn_t *a, busy_state *to_b, int count) {
     }
 }
 
-void test_idle_connection_gives_contexts_back(void **) {
-    for (const char *cipher : {"AESGCM", "ChaChaPoly"}) {
-        long base = tfc::aead::contexts_held();
-        tf_loop_t *loop = truflux_loop_new();
-        assert_non_null(loop);
-        busy_state at_server, at_client;
-        tf_protocol_t *sp = truflux_protocol_new(), *cp = truflux_protocol_new();
-        assert_true(tf_protocol_add(sp, "chat", 0, 0) >= 0);
-        assert_true(tf_protocol_add(cp, "chat", 0, 0) >= 0);
-        assert_int_equal(tf_protocol_on(sp, "chat", on_chat, &at_server), 0);
-        assert_int_equal(tf_protocol_on(cp, "chat", on_chat, &at_client), 0);
-        tf_options_t *so = tfs_options(), *co = tfs_options();
-        for (tf_options_t *o : {so, co}) {
+char g_pki[512];  // test certificates for tls:// and wss://; "" when they could not be made
+
+struct variant {
+    const char *scheme;  // tcp (the secure layer), tls, wss
+    const char *cipher;  // the secure layer's; TLS between our sides: AES-256-GCM
+};
+
+void run_idle_variant(const variant &v) {
+    long base = tfc::aead::contexts_held();
+    tf_loop_t *loop = truflux_loop_new();
+    assert_non_null(loop);
+    busy_state at_server, at_client;
+    tf_protocol_t *sp = truflux_protocol_new(), *cp = truflux_protocol_new();
+    assert_true(tf_protocol_add(sp, "chat", 0, 0) >= 0);
+    assert_true(tf_protocol_add(cp, "chat", 0, 0) >= 0);
+    assert_int_equal(tf_protocol_on(sp, "chat", on_chat, &at_server), 0);
+    assert_int_equal(tf_protocol_on(cp, "chat", on_chat, &at_client), 0);
+    tf_options_t *so = tfs_options(), *co = tfs_options();
+    char f[600];
+    bool tls = std::strcmp(v.scheme, "tcp") != 0;
+    for (tf_options_t *o : {so, co}) {
+        tfs_opt(o, TRUFLUX_OPT_HEARTBEAT, 200);
+        if (!tls) {
             tfs_opt(o, TRUFLUX_OPT_SECURE, TRUFLUX_SECURE_REQUIRED);
-            tfs_opt(o, TRUFLUX_OPT_HEARTBEAT, 200);
-            assert_int_equal(tf_options_set_str(o, TRUFLUX_OPT_SECURE_CIPHERS, cipher), 0);
+            assert_int_equal(tf_options_set_str(o, TRUFLUX_OPT_SECURE_CIPHERS, v.cipher), 0);
         }
-        tfs_pair_t p;
-        tfs_pair_start(&p, loop, sp, cp, so, co);
-        tf_conn_t *server_conn = p.srec.conns[0];
-        tf_conn_t *client_conn = tf_client_conn(p.client);
-        assert_non_null(server_conn);
-        tf_secure_info_t info;
-        assert_int_equal(tf_conn_secure_info(client_conn, &info), 0);
-        assert_int_equal(info.cipher, std::strcmp(cipher, "AESGCM") == 0
-                                          ? TRUFLUX_CIPHER_AESGCM
-                                          : TRUFLUX_CIPHER_CHACHAPOLY);
-
-        // Busy both ways: where contexts are apart, each side's two keys get their own.
-        exchange(loop, client_conn, &at_server, 30);
-        exchange(loop, server_conn, &at_client, 30);
-        tfc::cipher c = std::strcmp(cipher, "AESGCM") == 0 ? tfc::cipher::aesgcm
-                                                            : tfc::cipher::chachapoly;
-        assert_int_equal(tfc::aead::contexts_held(), base + (separate(c) ? 4 : 0));
-        // Idle: two ticks without a message free them all (heartbeat pings are a message
-        // now and then, sealed with the thread's context).
-        TFS_WAIT(loop, tfc::aead::contexts_held() == base, 3000);
-        assert_int_equal(tfc::aead::contexts_held(), base);
-        // And the connection goes on as before, both ways.
-        exchange(loop, client_conn, &at_server, 30);
-        exchange(loop, server_conn, &at_client, 30);
-        assert_int_equal(at_server.got, 60);
-        assert_int_equal(at_client.got, 60);
-        assert_int_equal(p.srec.errors + p.crec.errors, 0);
-
-        tfs_pair_free(&p);
-        truflux_options_free(so);
-        truflux_options_free(co);
-        truflux_protocol_free(sp);
-        truflux_protocol_free(cp);
-        assert_int_equal(truflux_loop_free(loop), 0);
-        assert_int_equal(tfc::aead::contexts_held(), base);
     }
+    if (tls) {
+        std::snprintf(f, sizeof f, "%s/server.pem", g_pki);
+        assert_int_equal(tf_options_set_str(so, TRUFLUX_OPT_TLS_CERT_FILE, f), 0);
+        std::snprintf(f, sizeof f, "%s/server.key", g_pki);
+        assert_int_equal(tf_options_set_str(so, TRUFLUX_OPT_TLS_KEY_FILE, f), 0);
+        std::snprintf(f, sizeof f, "%s/ca.pem", g_pki);
+        assert_int_equal(tf_options_set_str(co, TRUFLUX_OPT_TLS_CA_FILE, f), 0);
+        assert_int_equal(tf_options_set_str(co, TRUFLUX_OPT_TLS_SERVER_NAME, "localhost"), 0);
+    }
+    tfs_rec_t srec, crec;
+    tfs_rec_init(&srec, "server");
+    tfs_rec_init(&crec, "client");
+    tf_server_t *server = truflux_server_new(loop, sp, so);
+    tf_client_t *client = truflux_client_new(loop, cp, co);
+    assert_non_null(server);
+    assert_non_null(client);
+    tf_callbacks_t scb = tfs_rec_callbacks(&srec), ccb = tfs_rec_callbacks(&crec);
+    assert_int_equal(tf_server_set_callbacks(server, &scb), 0);
+    assert_int_equal(tf_client_set_callbacks(client, &ccb), 0);
+    char url[96];
+    std::snprintf(url, sizeof url, "%s://127.0.0.1:0", v.scheme);
+    assert_int_equal(tf_server_listen(server, url), 0);
+    std::snprintf(url, sizeof url, "%s://127.0.0.1:%d", v.scheme, tf_server_port(server));
+    assert_int_equal(tf_client_connect(client, url), 0);
+    TFS_WAIT(loop, crec.opens == 1 && srec.opens == 1, TFS_WAIT_MS);
+    assert_int_equal(crec.opens, 1);
+    assert_int_equal(srec.opens, 1);
+    tf_conn_t *server_conn = srec.conns[0];
+    tf_conn_t *client_conn = tf_client_conn(client);
+    assert_string_equal(tf_conn_transport(client_conn), v.scheme);
+    tfc::cipher c = std::strcmp(v.cipher, "AESGCM") == 0 ? tfc::cipher::aesgcm
+                                                        : tfc::cipher::chachapoly;
+    if (!tls) {
+        tf_secure_info_t info;
+        std::memset(&info, 0, sizeof info);
+        info.size = sizeof info;
+        assert_int_equal(tf_conn_secure_info(client_conn, &info), 0);
+        assert_int_equal(info.cipher, c == tfc::cipher::aesgcm ? TRUFLUX_CIPHER_AESGCM
+                                                               : TRUFLUX_CIPHER_CHACHAPOLY);
+    }
+
+    // Busy both ways: where states are apart, each side's two keys get their own.
+    exchange(loop, client_conn, &at_server, 30);
+    exchange(loop, server_conn, &at_client, 30);
+    assert_int_equal(tfc::aead::contexts_held(), base + (separate(c) ? 4 : 0));
+    // Idle: two ticks without a message free them all (heartbeat pings are a message now
+    // and then, sealed with the thread's state).
+    TFS_WAIT(loop, tfc::aead::contexts_held() == base, 3000);
+    assert_int_equal(tfc::aead::contexts_held(), base);
+    // And the connection goes on as before, both ways.
+    exchange(loop, client_conn, &at_server, 30);
+    exchange(loop, server_conn, &at_client, 30);
+    assert_int_equal(at_server.got, 60);
+    assert_int_equal(at_client.got, 60);
+    assert_int_equal(srec.errors + crec.errors, 0);
+
+    truflux_client_free(client);
+    truflux_server_free(server);
+    tfs_rec_free(&crec);
+    tfs_rec_free(&srec);
+    truflux_options_free(so);
+    truflux_options_free(co);
+    truflux_protocol_free(sp);
+    truflux_protocol_free(cp);
+    assert_int_equal(truflux_loop_free(loop), 0);
+    assert_int_equal(tfc::aead::contexts_held(), base);
+}
+
+// Real connections: encrypted both ways, busy, then idle for a few ticks (heartbeat 200 ms:
+// a tick every 50 ms), then busy again.
+void test_idle_secure_layer_gives_state_back(void **) {
+    run_idle_variant({"tcp", "AESGCM"});
+    run_idle_variant({"tcp", "ChaChaPoly"});
+}
+
+void test_idle_tls_gives_state_back(void **) {
+    if (!g_pki[0]) TFS_SKIP("no test certificates (python3 and openssl)");
+    run_idle_variant({"tls", "AESGCM"});
+    run_idle_variant({"wss", "AESGCM"});
+}
+
+int pki_setup(void **) { return tfs_pki_make(g_pki, sizeof g_pki, "aead-trim-pki") < 0 ? -1 : 0; }
+
+int pki_teardown(void **) {
+    tfs_pki_remove(g_pki);
+    return 0;
 }
 
 }  // namespace
@@ -200,7 +260,8 @@ int main(void) {
         cmocka_unit_test(test_keys_interleaved_chachapoly),
         cmocka_unit_test(test_keys_interleaved_aesgcm),
         cmocka_unit_test(test_trim_frees_what_was_not_used),
-        cmocka_unit_test(test_idle_connection_gives_contexts_back),
+        cmocka_unit_test(test_idle_secure_layer_gives_state_back),
+        cmocka_unit_test(test_idle_tls_gives_state_back),
     };
-    return cmocka_run_group_tests(tests, nullptr, nullptr);
+    return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }

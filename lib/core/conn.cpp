@@ -1013,6 +1013,7 @@ static void on_tick(evutil_socket_t, short, void *arg) {
     uint64_t now = now_ms(c->loop);
     uint64_t quiet = now - c->last_rx;
     for (conn_ext *x : c->exts) x->on_tick(c);
+    if (c->io) c->io->trim();
     if (c->cfg.idle_ms && quiet >= c->cfg.idle_ms) {
         conn_fail(c, TRUFLUX_EIDLE, "nothing received within the idle timeout");
     } else if (c->cfg.heartbeat_ms && quiet >= c->cfg.heartbeat_ms &&

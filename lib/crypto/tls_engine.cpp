@@ -446,6 +446,10 @@ ssize_t tls_session::writev(const iovec *iov, int n) {
     return r;
 }
 
+void tls_session::trim() {
+    if (p_->rec) p_->rec->trim();
+}
+
 bool tls_session::pending() const {
     if (p_->rec) return p_->rec->pending();
     return mbedtls_ssl_get_bytes_avail(p_->ssl) > 0 || mbedtls_ssl_check_pending(p_->ssl);

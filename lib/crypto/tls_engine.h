@@ -92,6 +92,9 @@ public:
     // (tls_record::writev). Only with fast_records(): TRUFLUX_ENOTSUP otherwise (mbedTLS's
     // record layer seals from one buffer).
     ssize_t writev(const iovec *iov, int n);
+    // The connection's periodic tick: with fast_records(), frees the record keys' working
+    // state unused since the last call (tfc::aead::trim).
+    void trim();
     // Decrypted bytes, or received records, not yet returned by read().
     bool pending() const;
     // Sends close_notify (best effort).

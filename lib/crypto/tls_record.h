@@ -85,6 +85,10 @@ public:
     ssize_t writev(const iovec *iov, int n);
     bool pending() const;
     void close_notify();
+    void trim() {  // see tfc::aead::trim
+        wr_.trim();
+        rd_.trim();
+    }
     // Bytes sealed but not yet taken by the bio.
     bool has_unsent() const { return out_off_ < out_len_; }
     // Seals and sends one record of any type, for tests that play a misbehaving peer.

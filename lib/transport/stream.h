@@ -59,6 +59,9 @@ public:
     // Bytes already read from the socket and decoded but not yet returned by read(): the
     // socket will not become readable for them.
     virtual bool has_pending() const { return false; }
+    // The connection's periodic tick (lib/core, conn_ext::on_tick): frees what an idle stream
+    // need not hold (TLS: its keys' working state, tfc::aead::trim).
+    virtual void trim() {}
     // Starts the transport's orderly end of our direction (TCP FIN, TLS close_notify, ...).
     virtual void shutdown_write() {}
     // Output of the transport's own (a WebSocket pong or close) waiting for the socket: the

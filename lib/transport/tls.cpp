@@ -171,6 +171,7 @@ public:
         return at < k || has_output() ? IO_WANT_WRITE : 0;
     }
 
+    void trim() override { sess_->trim(); }
     bool has_pending() const override { return sess_->pending() || inner_->has_pending(); }
     bool has_output() const override {
         return wire_len() > 0 || inner_->has_output();

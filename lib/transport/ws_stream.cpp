@@ -190,6 +190,9 @@ public:
         return gather_ && mode_ == OPEN ? DIRECT_FROM : SIZE_MAX;
     }
     size_t sent_control_and_header(size_t w);
+    void trim() override {
+        if (inner_) inner_->trim();
+    }
     bool has_pending() const override {
         return in_off_ < in_.size() || (inner_ && inner_->has_pending());
     }
