@@ -158,6 +158,21 @@ std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
 
 // Writes data on `from` and reads it on `to` (read buffers of `rbuf` bytes), interleaved,
 // until everything arrived; fails the test on an error or when it makes no progress.
+// Up to `reads` reads from `to` into `got` (stopping when it wants more input); whether any
+// returned bytes. Any error fails the test.
+bool read_some(tfc::tls_session *to, std::vector<uint8_t> &buf, std::vector<uint8_t> &got,
+               int reads) {
+    bool moved = false;
+    for (int i = 0; i < reads; i++) {
+        ssize_t r = to->read(buf.data(), buf.size());
+        if (r == tfc::TLS_WANT_READ) break;
+        if (r <= 0) fail_msg("read: %zd %s", r, to->error_detail());
+        got.insert(got.end(), buf.data(), buf.data() + r);
+        moved = true;
+    }
+    return moved;
+}
+
 void transfer(tfc::tls_session *from, tfc::tls_session *to, const std::vector<uint8_t> &data,
               size_t rbuf = 65536) {
     std::vector<uint8_t> got, buf(rbuf);
@@ -174,17 +189,7 @@ void transfer(tfc::tls_session *from, tfc::tls_session *to, const std::vector<ui
                 fail_msg("write: %zd %s", n, from->error_detail());
             }
         }
-        for (int i = 0; i < 4; i++) {
-            ssize_t r = to->read(buf.data(), buf.size());
-            if (r > 0) {
-                got.insert(got.end(), buf.data(), buf.data() + r);
-                moved = true;
-            } else if (r == tfc::TLS_WANT_READ) {
-                break;
-            } else {
-                fail_msg("read: %zd %s", r, to->error_detail());
-            }
-        }
+        if (read_some(to, buf, got, 4)) moved = true;
         idle = moved ? 0 : idle + 1;
         if (idle > 100) fail_msg("no progress at %zu of %zu bytes", got.size(), data.size());
     }
@@ -586,17 +591,7 @@ size_t transfer_gather(tfc::tls_session *from, tfc::tls_session *to,
                 fail_msg("writev: %zd %s", n, from->error_detail());
             }
         }
-        for (int i = 0; i < 8; i++) {
-            ssize_t r = to->read(buf.data(), buf.size());
-            if (r > 0) {
-                got.insert(got.end(), buf.data(), buf.data() + r);
-                moved = true;
-            } else if (r == tfc::TLS_WANT_READ) {
-                break;
-            } else {
-                fail_msg("read: %zd %s", r, to->error_detail());
-            }
-        }
+        if (read_some(to, buf, got, 8)) moved = true;
         idle = moved ? 0 : idle + 1;
         if (idle > 100) fail_msg("no progress at %zu of %zu bytes", got.size(), expect.size());
     }
