@@ -4,9 +4,10 @@
 # difference over 2N is what a message costs.
 # - 64 B (1000 and 3000 roundtrips): plain TCP, WebSocket, TLS, wss and the secure layer
 #   (both ciphers) must each cost nothing on either side, once the connection is warm.
-# - 128 KiB over wss (300 and 900): the TLS stream seals records from the WebSocket header
-#   and the queue's chains in its loop thread's batch buffer, and a large message with
-#   nothing queued never enters the queue: neither side may allocate per message.
+# - 128 KiB over tls and wss (300 and 900): a large message with nothing queued never enters
+#   the queue (the TLS stream seals it from the sender's memory, batch by batch, in its loop
+#   thread's batch buffer; over wss behind the WebSocket header): neither side may allocate
+#   per message.
 # Not registered in sanitizer builds: their runtimes own malloc.
 set -euo pipefail
 BIN=${TRUFLUX_BIN:-${TRUFLUX_BUILD_DIR:-build}/tools/truflux}
@@ -43,4 +44,4 @@ PY
 }
 
 check 64B 0.05 truflux-tcp,truflux-ws,truflux-tcp-aesgcm,truflux-tcp-chachapoly,truflux-tls,truflux-wss
-check 128KiB 0.1 truflux-wss --rows 128kx300
+check 128KiB 0.1 truflux-tls,truflux-wss --rows 128kx300

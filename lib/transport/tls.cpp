@@ -37,6 +37,9 @@ namespace {
 constexpr size_t WRITE_CHUNK = tfc::TLS_WRITE_BATCH;
 constexpr size_t RECORD = 16384;  // plaintext per TLS record
 constexpr int MAX_IOV = 64;       // vectors writev() looks at per call
+// A message this large with nothing queued is sealed from the sender's memory (write_direct
+// through writev) rather than copied into the queue first: it fills a batch of records.
+constexpr size_t LARGE_DIRECT = 64u << 10;
 // A batch of sealed records (TLS_WRITE_BATCH of plaintext and each record's overhead).
 constexpr size_t BATCH_BYTES = tfc::TLS_WRITE_BATCH + 256;
 
@@ -124,11 +127,18 @@ public:
     // record layer, whose write() takes a whole record at once; only a frame in one piece
     // (a record needs contiguous plaintext); and only when nothing waits for the socket,
     // so that the connection's queue still tells how much is unsent (backpressure).
+    // A large message (direct_min) is sealed from the sender's memory by the gather write,
+    // batch after batch while the socket takes them; the caller queues what is left.
     bool can_write_direct() const override {
         return done_ && direct_ && sess_->fast_records();
     }
+    size_t direct_min() const override { return can_write_direct() ? LARGE_DIRECT : SIZE_MAX; }
     ssize_t write_direct(const uint8_t *hdr, size_t hlen, const void *data,
                          size_t len) override {
+        if (data && len && can_write_direct() && !ahead_) {
+            iovec v[2] = {{const_cast<uint8_t *>(hdr), hlen}, {const_cast<void *>(data), len}};
+            return writev(v, 2);
+        }
         if (!can_write_direct() || len != 0 || data || hlen > RECORD || ahead_)
             return IO_NO_DIRECT;
         if (flush_wire() < 0) return failed_;

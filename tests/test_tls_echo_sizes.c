@@ -1,4 +1,4 @@
-/* tests/test_wss_echo_sizes.c: wss:// through the public API on loopback, with messages
+/* tests/test_tls_echo_sizes.c: tls:// and wss:// through the public API on loopback, with messages
  * of mixed sizes (64 B, 16 KiB + 3, 200 KiB) echoed by the server, thousands of them in
  * bursts: every echo arrives intact and in order, and the server's counters tell the
  * truth at every send (what tf_send accepted is either written, bytes_out, or still
@@ -107,9 +107,8 @@ static int pki_teardown(void **state)
     return 0;
 }
 
-static void test_wss_mixed_sizes_echoed(void **state)
+static void mixed_sizes_echoed(const char *scheme)
 {
-    (void)state;
     if (!g_pki[0])
         TFS_SKIP("no test certificates (python3 and openssl)");
     memset(&g_srv, 0, sizeof g_srv);
@@ -125,9 +124,10 @@ static void test_wss_mixed_sizes_echoed(void **state)
     assert_int_equal(tf_options_set_str(co, TRUFLUX_OPT_TLS_SERVER_NAME, "localhost"), 0);
 
     tfs_env_t e;
-    tfs_env_start(&e, "wss://127.0.0.1:0/", so, make_proto(1), make_proto(0));
     char url[96];
-    snprintf(url, sizeof url, "wss://127.0.0.1:%d/", e.port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:0", scheme);
+    tfs_env_start(&e, url, so, make_proto(1), make_proto(0));
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme, e.port);
     tfs_rec_t crec;
     tfs_rec_init(&crec, "client");
     tf_client_t *c = truflux_client_new(e.loop, e.cp, co);
@@ -137,7 +137,7 @@ static void test_wss_mixed_sizes_echoed(void **state)
     assert_int_equal(tf_client_connect(c, url), 0);
     TFS_WAIT(e.loop, crec.opens == 1 && e.srec.opens == 1, TFS_WAIT_MS);
     assert_int_equal(crec.opens, 1);
-    assert_string_equal(tf_conn_transport(e.srec.conns[0]), "wss");
+    assert_string_equal(tf_conn_transport(e.srec.conns[0]), scheme);
 
     uint8_t *buf = (uint8_t *)malloc(BIG);
     assert_non_null(buf);
@@ -174,9 +174,22 @@ static void test_wss_mixed_sizes_echoed(void **state)
     tfs_env_free(&e);
 }
 
+static void test_tls_mixed_sizes_echoed(void **state)
+{
+    (void)state;
+    mixed_sizes_echoed("tls");
+}
+
+static void test_wss_mixed_sizes_echoed(void **state)
+{
+    (void)state;
+    mixed_sizes_echoed("wss");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tls_mixed_sizes_echoed),
         cmocka_unit_test(test_wss_mixed_sizes_echoed),
     };
     return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
