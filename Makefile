@@ -5,8 +5,9 @@
 #   make test             every test, in this order (each also a target of its own):
 #                         test-unit (ctest in build/), test-asan (ASan+UBSan build, whole
 #                         suite), test-tsan (TSan build, ctest -L threads), install-test
-#                         (scripts/test-install.sh), test-openssl (the secure layer's tests
-#                         with -DTRUFLUX_CRYPTO=openssl in build-openssl/), fuzz for
+#                         (scripts/test-install.sh), test-openssl (the secure layer's, TLS's
+#                         and the idle-memory tests with -DTRUFLUX_CRYPTO=openssl in
+#                         build-openssl/), fuzz for
 #                         FUZZ_SMOKE_SECONDS=5 per target
 #   make run [PORT=7000] [WEB_PORT=8080]  run the server of the truflux CLI on
 #                         127.0.0.1:$(PORT), its chat page on http://127.0.0.1:$(WEB_PORT)/
@@ -104,7 +105,7 @@ test-openssl: install-deps
 	$(call configure,$(OPENSSL_DIR)) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTRUFLUX_CRYPTO=openssl \
 	  -DTRUFLUX_EXAMPLES=OFF
 	$(CMAKE) --build $(OPENSSL_DIR) -j $(JOBS)
-	cd $(OPENSSL_DIR) && $(CTEST) $(CTEST_FLAGS) --no-tests=error -R 'noise|crypto|secure|tls|wss'
+	cd $(OPENSSL_DIR) && $(CTEST) $(CTEST_FLAGS) --no-tests=error -R 'noise|crypto|secure|tls|wss|idle_memory'
 
 run: build
 	exec $(TRUFLUX_BIN) serve --tcp 127.0.0.1:$(PORT) --web 127.0.0.1:$(WEB_PORT)
