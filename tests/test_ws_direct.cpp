@@ -13,74 +13,27 @@ extern "C" {
 }
 
 #include <event2/buffer.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "transport/stream.h"
+#include "support/stream_pair.hpp"
 
 namespace {
 
-struct pair_t {
-    int fd[2] = {-1, -1};
-    void *sctx = nullptr, *cctx = nullptr;
-    tfx::stream *server = nullptr, *client = nullptr;
-    const tfx::transport *t = nullptr;
-};
+using tfpair::drain;
+using tfpair::pair_t;
 
 void pair_open(pair_t *p) {
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p->fd), 0);
-    int small = 4096;
-    for (int i = 0; i < 2; i++) {
-        setsockopt(p->fd[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-        setsockopt(p->fd[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    }
-    p->t = tfx::find_transport("ws");
-    assert_non_null(p->t);
     tfcore::config cfg;
-    tfcore::url u;
-    assert_int_equal(tfcore::url_parse("ws://127.0.0.1:1/", &u), 0);
-    int err = 0;
-    std::string detail;
-    p->sctx = p->t->ctx_new_at(cfg, true, u, &err, &detail);
-    p->cctx = p->t->ctx_new_at(cfg, false, u, &err, &detail);
-    assert_non_null(p->sctx);
-    assert_non_null(p->cctx);
-    p->server = p->t->wrap(p->sctx, p->fd[0], true, "", &err);
-    p->client = p->t->wrap(p->cctx, p->fd[1], false, "127.0.0.1", &err);
-    assert_non_null(p->server);
-    assert_non_null(p->client);
-    // The HTTP upgrade, both sides stepped in turn.
-    bool sdone = false, cdone = false;
-    for (int i = 0; i < 1000 && !(sdone && cdone); i++) {
-        if (!cdone) {
-            ssize_t r = p->client->handshake();
-            assert_true(r == 0 || r == tfx::IO_WANT_READ || r == tfx::IO_WANT_WRITE);
-            cdone = r == 0;
-        }
-        if (!sdone) {
-            ssize_t r = p->server->handshake();
-            assert_true(r == 0 || r == tfx::IO_WANT_READ || r == tfx::IO_WANT_WRITE);
-            sdone = r == 0;
-        }
-    }
-    assert_true(sdone && cdone);
+    tfpair::open_streams(p, "ws", "ws://127.0.0.1:1/", 4096, cfg, cfg);
+    tfpair::handshake(p, 1000);  // the HTTP upgrade
     assert_true(p->server->can_write_direct());
     assert_true(p->client->can_write_direct());
 }
 
-void pair_close(pair_t *p) {
-    delete p->server;
-    delete p->client;
-    p->t->ctx_free(p->sctx);
-    p->t->ctx_free(p->cctx);
-    close(p->fd[0]);
-    close(p->fd[1]);
-}
+void pair_close(pair_t *p) { tfpair::close_streams(p); }
 
 // What a connection does with a frame: straight from memory when nothing is queued (the
 // rest queued when the socket took part), else behind the queue. Then the queue goes out as
@@ -121,18 +74,6 @@ struct writer_t {
         }
     }
 };
-
-// Reads what the peer's stream decodes now.
-void drain(tfx::stream *s, std::vector<uint8_t> *got) {
-    uint8_t buf[65536];
-    for (int i = 0; i < 1000; i++) {
-        ssize_t r = s->read(buf, sizeof buf);
-        if (r == tfx::IO_WANT_READ) return;
-        if (r <= 0) print_error("read: %zd (%s)\n", r, s->error_detail() ? s->error_detail() : "");
-        assert_true(r > 0);
-        got->insert(got->end(), buf, buf + r);
-    }
-}
 
 // Frames of sizes that cross the socket's room at every offset: small ones (the staged
 // path) and now and then a large one.

@@ -32,8 +32,7 @@ extern "C" {
 
 #include <truflux/options.h>
 
-#include "core/config.h"
-#include "transport/stream.h"
+#include "support/stream_pair.hpp"
 
 #include "support/tfpki.h"
 
@@ -41,61 +40,22 @@ namespace {
 
 std::string g_pki;  // the certificates' directory; empty when they could not be made
 
-struct pair_t {
-    int fd[2] = {-1, -1};
-    void *sctx = nullptr, *cctx = nullptr;
-    tfx::stream *server = nullptr, *client = nullptr;
-    const tfx::transport *t = nullptr;
-};
+using tfpair::drain;
+using tfpair::pair_t;
 
 // A wss server and client on a socket pair with small buffers. `fast`: whether the TLS
 // sessions may use the library's record layer (the gather write) or keep mbedTLS's.
 void pair_open(pair_t *p, bool fast) {
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p->fd), 0);
-    int small = 8192;
-    for (int i = 0; i < 2; i++) {
-        setsockopt(p->fd[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-        setsockopt(p->fd[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    }
-    p->t = tfx::find_transport("wss");
-    assert_non_null(p->t);
-    tfcore::url u;
-    assert_int_equal(tfcore::url_parse("wss://127.0.0.1:1/", &u), 0);
     tfcore::config scfg, ccfg;
     auto strs = std::make_shared<std::map<int, std::string>>();
     (*strs)[TRUFLUX_OPT_TLS_CERT_FILE] = g_pki + "/server.pem";
     (*strs)[TRUFLUX_OPT_TLS_KEY_FILE] = g_pki + "/server.key";
     scfg.strs = strs;
     ccfg.tls_insecure = true;
-    int err = 0;
-    std::string detail;
-    p->sctx = p->t->ctx_new_at(scfg, true, u, &err, &detail);
-    if (!p->sctx) fail_msg("server ctx: %d %s", err, detail.c_str());
-    p->cctx = p->t->ctx_new_at(ccfg, false, u, &err, &detail);
-    if (!p->cctx) fail_msg("client ctx: %d %s", err, detail.c_str());
     tfc::tls_fast_records = fast;
-    p->server = p->t->wrap(p->sctx, p->fd[0], true, "", &err);
-    p->client = p->t->wrap(p->cctx, p->fd[1], false, "127.0.0.1", &err);
+    tfpair::open_streams(p, "wss", "wss://127.0.0.1:1/", 8192, scfg, ccfg);
     tfc::tls_fast_records = true;
-    assert_non_null(p->server);
-    assert_non_null(p->client);
-    // TLS, then the HTTP upgrade, both sides stepped in turn.
-    bool sdone = false, cdone = false;
-    for (int i = 0; i < 100000 && !(sdone && cdone); i++) {
-        if (!cdone) {
-            ssize_t r = p->client->handshake();
-            if (!(r == 0 || r == tfx::IO_WANT_READ || r == tfx::IO_WANT_WRITE))
-                fail_msg("client handshake: %zd %s", r, p->client->error_detail());
-            cdone = r == 0;
-        }
-        if (!sdone) {
-            ssize_t r = p->server->handshake();
-            if (!(r == 0 || r == tfx::IO_WANT_READ || r == tfx::IO_WANT_WRITE))
-                fail_msg("server handshake: %zd %s", r, p->server->error_detail());
-            sdone = r == 0;
-        }
-    }
-    assert_true(sdone && cdone);
+    tfpair::handshake(p, 100000);  // TLS, then the HTTP upgrade
     assert_string_equal(p->server->name(), "wss");
     // Large messages skip the queue exactly when the TLS stream can gather.
     size_t want = fast ? (size_t)64 << 10 : SIZE_MAX;
@@ -103,14 +63,7 @@ void pair_open(pair_t *p, bool fast) {
     assert_int_equal(p->client->direct_min(), want);
 }
 
-void pair_close(pair_t *p) {
-    delete p->server;
-    delete p->client;
-    p->t->ctx_free(p->sctx);
-    p->t->ctx_free(p->cctx);
-    close(p->fd[0]);
-    close(p->fd[1]);
-}
+void pair_close(pair_t *p) { tfpair::close_streams(p); }
 
 // What a connection does with a frame (lib/core/conn.cpp): a large one straight from memory
 // when nothing is queued (the rest queued when the stream took part), a small one too; any
@@ -153,17 +106,6 @@ struct writer_t {
         }
     }
 };
-
-// Reads what the peer's stream decodes now.
-void drain(tfx::stream *s, std::vector<uint8_t> *got) {
-    static uint8_t buf[65536];
-    for (int i = 0; i < 10000; i++) {
-        ssize_t r = s->read(buf, sizeof buf);
-        if (r == tfx::IO_WANT_READ) return;
-        if (r <= 0) fail_msg("read: %zd (%s)", r, s->error_detail() ? s->error_detail() : "");
-        got->insert(got->end(), buf, buf + r);
-    }
-}
 
 // A well-formed truflux frame of n octets (the reader checks that none spans two messages):
 // binary message kind, id i, the payload's length, then pseudo-random octets.
