@@ -14,6 +14,7 @@ extern "C" {
 
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <truflux/security.h>
@@ -90,6 +91,49 @@ void keys_interleaved(tfc::cipher c) {
 
 void test_keys_interleaved_chachapoly(void **) { keys_interleaved(tfc::cipher::chachapoly); }
 void test_keys_interleaved_aesgcm(void **) { keys_interleaved(tfc::cipher::aesgcm); }
+
+// An object destroyed after its thread's own thread_local objects (a wrapper held in a
+// thread_local, or a static one at exit) may still send, and so encrypt: with the thread's
+// shared state already torn down the key must make a state of its own, not use the wiped
+// or freed one.
+struct late_sealer {
+    tfc::aead *k = nullptr;
+    const bytes *pt = nullptr;
+    bytes *out = nullptr;  // outlives the thread
+    ~late_sealer() {
+        if (!k) return;
+        out->assign(pt->size() + tfc::TAG_LEN, 0);
+        if (k->encrypt(1, (const uint8_t *)"ad", 2, pt->data(), pt->size(), out->data()) != 0)
+            out->clear();
+    }
+};
+
+void test_seal_after_thread_teardown(void **) {
+    for (tfc::cipher c : {tfc::cipher::aesgcm, tfc::cipher::chachapoly}) {
+        uint8_t key[tfc::KEY_LEN];
+        std::memset(key, 0x3c, sizeof key);
+        bytes pt(64, 0x17);
+        bytes want0 = reference(c, key, 0, pt), want1 = reference(c, key, 1, pt);
+        tfc::aead k;
+        assert_int_equal(k.set_key(c, key), 0);
+        bytes got0(pt.size() + tfc::TAG_LEN), got1;
+        int rc0 = -1;
+        std::thread t([&] {
+            // Made before the key's first message makes the thread's shared state, so
+            // destroyed after it; it seals the key's second message then.
+            thread_local late_sealer late;
+            late.k = &k;
+            late.pt = &pt;
+            late.out = &got1;
+            rc0 = k.encrypt(0, (const uint8_t *)"ad", 2, pt.data(), pt.size(), got0.data());
+        });
+        t.join();
+        assert_int_equal(rc0, 0);
+        assert_true(got0 == want0);
+        assert_true(got1 == want1);
+        k.clear();
+    }
+}
 
 void test_trim_frees_what_was_not_used(void **) {
     long base = tfc::aead::contexts_held();
@@ -260,6 +304,7 @@ int main(void) {
         cmocka_unit_test(test_keys_interleaved_chachapoly),
         cmocka_unit_test(test_keys_interleaved_aesgcm),
         cmocka_unit_test(test_trim_frees_what_was_not_used),
+        cmocka_unit_test(test_seal_after_thread_teardown),
         cmocka_unit_test(test_idle_secure_layer_gives_state_back),
         cmocka_unit_test(test_idle_tls_gives_state_back),
     };

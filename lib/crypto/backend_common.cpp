@@ -1,12 +1,23 @@
 // lib/crypto: the parts of the backend interface that are built from its other primitives
 // and so are the same for every backend (Noise's HKDF, moving an aead).
 #include "crypto/backend.h"
+#include "crypto/key_state.h"
 
+#include <atomic>
 #include <cstring>
 
 #include <truflux/error.h>
 
 namespace tfc {
+
+namespace {
+std::atomic<long> g_states{0};
+std::atomic<uint64_t> g_next_key_id{1};
+}  // namespace
+
+uint64_t key_state::new_id() { return g_next_key_id.fetch_add(1, std::memory_order_relaxed); }
+void key_state::count_state(long delta) { g_states.fetch_add(delta, std::memory_order_relaxed); }
+long aead::contexts_held() { return g_states.load(std::memory_order_relaxed); }
 
 aead &aead::operator=(aead &&o) noexcept {
     if (this != &o) {

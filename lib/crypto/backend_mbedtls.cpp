@@ -4,11 +4,11 @@
 #include "crypto/backend.h"
 #include "crypto/aesgcm_ni.h"
 #include "crypto/chachapoly_simd.h"
+#include "crypto/key_state.h"
 #include "crypto/x25519.h"
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -228,24 +228,27 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
 //
 // Every encrypted connection holds two keys, so what a key holds counts: ChaCha20's state is
 // the key itself (32 bytes); AES-GCM's is the expanded key and GHASH powers (432 bytes), so
-// as with the OpenSSL backend (see backend.h) a key's first OWN_AFTER messages use an
+// as with the OpenSSL backend (see backend.h) a key's first messages (key_state.h) use an
 // expansion its thread keeps (redone, about 0.1 us, when another key used it last) and the
 // key gets its own only when used more, which trim() frees again once unused. mbedTLS's
 // contexts (CPUs without the instructions) are made with the key and kept.
 namespace {
 
-constexpr uint8_t OWN_AFTER = 4;
-std::atomic<long> g_contexts{0};
-std::atomic<uint64_t> g_next_key_id{1};
-
 bool gcm_ni(cipher c) { return c == cipher::aesgcm && aesgcm_ni_available(); }
 bool chacha_simd(cipher c) { return c == cipher::chachapoly && chachapoly_simd_available(); }
 
-// The calling thread's expansion for AES-GCM keys without their own.
+// The calling thread's expansion for AES-GCM keys without their own. Once the thread's
+// destructors have run (an object destroyed later, at exit, may still encrypt: a close
+// frame) keys get expansions of their own instead: t_ni_gone says so. (A flag of its own:
+// a store into an object being destroyed may be optimised away, its lifetime ending.)
+thread_local bool t_ni_gone = false;
 struct shared_expansion {
     aesgcm_ni_key k;
     uint64_t keyed_for = 0;  // key id it holds; 0: none
-    ~shared_expansion() { aesgcm_ni_clear(&k); }
+    ~shared_expansion() {
+        aesgcm_ni_clear(&k);
+        t_ni_gone = true;
+    }
 };
 thread_local shared_expansion t_ni;
 
@@ -267,9 +270,10 @@ void aead::clear() {
     if (impl_->own) {
         aesgcm_ni_clear(impl_->own);
         delete impl_->own;
-        g_contexts.fetch_sub(1, std::memory_order_relaxed);
+        key_state::count_state(-1);
     }
-    if (t_ni.keyed_for == impl_->id) {
+    // Only AES-NI keys ever use the thread's expansion (others need not make it).
+    if (gcm_ni(c_) && !t_ni_gone && t_ni.keyed_for == impl_->id) {
         aesgcm_ni_clear(&t_ni.k);
         t_ni.keyed_for = 0;
     }
@@ -293,18 +297,16 @@ void aead::trim() {
         aesgcm_ni_clear(impl_->own);
         delete impl_->own;
         impl_->own = nullptr;
-        g_contexts.fetch_sub(1, std::memory_order_relaxed);
+        key_state::count_state(-1);
     }
     impl_->uses = 0;
 }
-
-long aead::contexts_held() { return g_contexts.load(std::memory_order_relaxed); }
 
 int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     clear();
     impl *p = new (std::nothrow) impl;
     if (!p) return TRUFLUX_ENOMEM;
-    p->id = g_next_key_id.fetch_add(1, std::memory_order_relaxed);
+    p->id = key_state::new_id();
     std::memset(p->key, 0, KEY_LEN);
     std::memset(&p->simd, 0, sizeof p->simd);
     impl_ = p;
@@ -344,17 +346,17 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
 
 // The expanded AES-GCM key for one message: the key's own, or the thread's made for it.
 static const aesgcm_ni_key *expansion_for(aead::impl *k) {
-    if (k->uses < 255) k->uses++;
+    bool own_now = key_state::count_use(k->uses) || t_ni_gone;
     if (k->own) return k->own;
-    if (k->uses > OWN_AFTER) {
+    if (own_now) {
         k->own = new (std::nothrow) aesgcm_ni_key;
         if (k->own) {
             aesgcm_ni_init(k->own, k->key);
-            g_contexts.fetch_add(1, std::memory_order_relaxed);
+            key_state::count_state(1);
             return k->own;
         }
     }
-    if (t_ni.keyed_for != k->id) {
+    if (t_ni_gone || t_ni.keyed_for != k->id) {  // (gone: only when out of memory)
         aesgcm_ni_init(&t_ni.k, k->key);
         t_ni.keyed_for = k->id;
     }

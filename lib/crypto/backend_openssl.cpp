@@ -5,8 +5,8 @@
 #ifdef TRUFLUX_CRYPTO_OPENSSL
 
 #include "crypto/backend.h"
+#include "crypto/key_state.h"
 
-#include <atomic>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -157,16 +157,12 @@ int hmac_sha256(const uint8_t *key, size_t key_len, const span *parts, size_t n,
 // decrypts (the peer's), so a connection holds at most two contexts, not four.
 //
 // Those contexts are most of an idle encrypted connection's memory (about 1 KB each, key
-// schedule and GHASH tables included), so a key does not get them at once: its first
-// OWN_AFTER messages in a direction use a context of the calling thread's, re-keyed when
+// schedule and GHASH tables included), so a key does not get them at once: its first few
+// messages in a direction (key_state.h) use a context of the calling thread's, re-keyed when
 // another key used it last (about as long as sealing 64 B), and trim() frees a context that
 // was not used since the previous trim(). A connection that sends a heartbeat now and then
-// never holds one; a busy one re-keys at most OWN_AFTER times per tick.
+// never holds one; a busy one re-keys a few times per tick at most.
 namespace {
-
-constexpr uint8_t OWN_AFTER = 4;
-std::atomic<long> g_contexts{0};
-std::atomic<uint64_t> g_next_key_id{1};
 
 EVP_CIPHER_CTX *new_context(cipher c, const uint8_t *key, bool enc) {
     EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
@@ -182,12 +178,17 @@ EVP_CIPHER_CTX *new_context(cipher c, const uint8_t *key, bool enc) {
 }
 
 // The calling thread's contexts for keys without their own, by cipher and direction.
+// Once the thread's destructors have run (an object destroyed later, at exit, may still
+// encrypt: a close frame) keys get contexts of their own instead: t_shared_gone says so.
+// (A flag of its own: a store into an object being destroyed may be optimised away.)
+thread_local bool t_shared_gone = false;
 struct shared_contexts {
     EVP_CIPHER_CTX *ctx[2][2] = {};
     uint64_t keyed_for[2][2] = {};  // key id whose schedule the context holds; 0: none
     ~shared_contexts() {
         for (auto &row : ctx)
             for (EVP_CIPHER_CTX *x : row) EVP_CIPHER_CTX_free(x);  // cleanses the schedule
+        t_shared_gone = true;
     }
 };
 thread_local shared_contexts t_shared;
@@ -207,11 +208,11 @@ void aead::clear() {
         if (x) {
             EVP_CIPHER_CTX_free(x);  // cleanses the key schedule
             x = nullptr;
-            g_contexts.fetch_sub(1, std::memory_order_relaxed);
+            key_state::count_state(-1);
         }
     // Nor does this thread's shared context keep the schedule of a key that is gone (a key
     // is cleared on the thread that used it, its connection's loop).
-    for (int ci = 0; ci < 2; ci++)
+    for (int ci = 0; ci < 2 && !t_shared_gone; ci++)
         for (int d = 0; d < 2; d++)
             if (t_shared.keyed_for[ci][d] == impl_->id) {
                 EVP_CIPHER_CTX_free(t_shared.ctx[ci][d]);
@@ -228,7 +229,7 @@ int aead::set_key(cipher c, const uint8_t key[KEY_LEN]) {
     impl *p = new (std::nothrow) impl;
     if (!p) return TRUFLUX_ENOMEM;
     std::memcpy(p->key, key, KEY_LEN);
-    p->id = g_next_key_id.fetch_add(1, std::memory_order_relaxed);
+    p->id = key_state::new_id();
     impl_ = p;
     c_ = c;
     return 0;
@@ -240,27 +241,26 @@ void aead::trim() {
         if (impl_->own[d] && impl_->uses[d] == 0) {
             EVP_CIPHER_CTX_free(impl_->own[d]);
             impl_->own[d] = nullptr;
-            g_contexts.fetch_sub(1, std::memory_order_relaxed);
+            key_state::count_state(-1);
         }
         impl_->uses[d] = 0;
     }
 }
 
-long aead::contexts_held() { return g_contexts.load(std::memory_order_relaxed); }
-
 // The context for one message in one direction: the key's own, or the thread's keyed for
 // it; NULL when none can be made.
 static EVP_CIPHER_CTX *context_for(aead::impl *k, cipher c, bool enc) {
     int d = enc ? 1 : 0;
-    if (k->uses[d] < 255) k->uses[d]++;
+    bool own_now = key_state::count_use(k->uses[d]) || t_shared_gone;
     if (k->own[d]) return k->own[d];
-    if (k->uses[d] > OWN_AFTER) {
+    if (own_now) {
         k->own[d] = new_context(c, k->key, enc);
         if (k->own[d]) {
-            g_contexts.fetch_add(1, std::memory_order_relaxed);
+            key_state::count_state(1);
             return k->own[d];
         }
     }
+    if (t_shared_gone) return nullptr;  // out of memory, and the thread's contexts are freed
     int ci = c == cipher::chachapoly ? 1 : 0;
     EVP_CIPHER_CTX *&x = t_shared.ctx[ci][d];
     uint64_t &keyed = t_shared.keyed_for[ci][d];
