@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <new>
 
 #include <truflux/error.h>
+
+#include "core/scratch.h"
 
 namespace tfc {
 
@@ -20,10 +21,8 @@ constexpr size_t EXPLICIT_NONCE = 8;  // AES-GCM only
 
 // The buffers a loop thread lends the connections it runs, one call at a time.
 uint8_t *thread_buffer(bool in) {
-    thread_local std::unique_ptr<uint8_t[]> bin, bout;
-    std::unique_ptr<uint8_t[]> &b = in ? bin : bout;
-    if (!b) b.reset(new (std::nothrow) uint8_t[in ? TLS_IN_SCRATCH : TLS_OUT_SCRATCH]);
-    return b.get();
+    return in ? tfcore::thread_scratch(tfcore::SCRATCH_TLS_IN, TLS_IN_SCRATCH)
+              : tfcore::thread_scratch(tfcore::SCRATCH_TLS_OUT, TLS_OUT_SCRATCH);
 }
 
 void put64(uint8_t *p, uint64_t v) {

@@ -10,6 +10,7 @@
 
 #include <truflux/error.h>
 
+#include "core/scratch.h"
 #include "crypto/names.h"
 #include "transport/stream.h"
 
@@ -387,12 +388,11 @@ int secure_conn::emit_direct(tf_conn *c, evbuffer *out, uint8_t kind, uint32_t i
                              const uint8_t *data, size_t len) {
     // One record's room per loop thread, reused by every connection of the loop (a record
     // is written or queued before the next is sealed).
-    thread_local std::unique_ptr<uint8_t[]> scratch;
-    if (!scratch) scratch.reset(new (std::nothrow) uint8_t[RECORD_MAX]);
+    uint8_t *scratch = tfcore::thread_scratch(tfcore::SCRATCH_RECORD, RECORD_MAX);
     if (!scratch) return writer_.add(out, kind, id, data, len);
     bool direct = true;
     size_t written = 0;
-    int rc = writer_.add_direct(out, kind, id, data, len, scratch.get(),
+    int rc = writer_.add_direct(out, kind, id, data, len, scratch,
                                 [&](const uint8_t *p, size_t n) -> long {
                                     if (!direct) return 0;
                                     ssize_t w = c->io->write_direct(p, tfw::HEADER_SIZE,

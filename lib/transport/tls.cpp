@@ -23,6 +23,7 @@
 #include <truflux/error.h>
 
 #include "core/config.h"
+#include "core/scratch.h"
 #include "crypto/names.h"
 #include "crypto/tls_engine.h"
 
@@ -46,11 +47,7 @@ constexpr size_t BATCH_BYTES = tfc::TLS_WRITE_BATCH + 256;
 // Where a batch is sealed when it can go to the inner stream at once: one buffer per
 // thread, so that a large message costs no allocation (a queue chain of 64 KiB, allocated
 // and freed per batch, kept glibc growing and trimming the heap).
-uint8_t *batch_buffer() {
-    thread_local std::unique_ptr<uint8_t[]> b;
-    if (!b) b.reset(new (std::nothrow) uint8_t[BATCH_BYTES]);
-    return b.get();
-}
+uint8_t *batch_buffer() { return tfcore::thread_scratch(tfcore::SCRATCH_TLS_BATCH, BATCH_BYTES); }
 
 struct tls_ctx {
     tfc::tls_config *cfg = nullptr;
